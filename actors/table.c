@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/* Copyright 2026 The troupe authors */
+
+/*
+ * The actor table: chunks of TR__CHUNK_SIZE actors, made on demand and
+ * never moved or freed while the system runs, so lookups are one acquire
+ * load and never stop the world; free slots travel in batches between the
+ * table and the workers' caches.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "actors/actors_int.h"
+
+int
+tr__table_init(tr__table *t, uint32_t max_actors)
+{
+	memset(t, 0, sizeof(*t));
+	t->t_maxchunks = (max_actors + TR__CHUNK_SIZE - 1) / TR__CHUNK_SIZE;
+	t->t_chunks = calloc(t->t_maxchunks, sizeof(*t->t_chunks));
+	if (t->t_chunks == NULL)
+		return TR_ENOMEM;
+	pthread_mutex_init(&t->t_mx, NULL);
+	return 0;
+}
+
+void
+tr__table_fini(tr__table *t)
+{
+	uint32_t n = atomic_load(&t->t_nchunks);
+	for (uint32_t c = 0; c < n; c++)
+		free(atomic_load_explicit(&t->t_chunks[c], memory_order_relaxed));
+	free(t->t_chunks);
+	free(t->t_free);
+	pthread_mutex_destroy(&t->t_mx);
+}
+
+/* grow adds a chunk and its slots to t_free; false if full or ENOMEM. */
+static bool
+grow(tr__table *t)
+{
+	uint32_t c = atomic_load_explicit(&t->t_nchunks, memory_order_relaxed);
+	if (c >= t->t_maxchunks)
+		return false;
+	if (t->t_freecap - t->t_nfree < TR__CHUNK_SIZE) {
+		uint32_t cap = t->t_freecap ? 2 * t->t_freecap : 2 * TR__CHUNK_SIZE;
+		while (cap - t->t_nfree < TR__CHUNK_SIZE)
+			cap *= 2;
+		uint32_t *nf = realloc(t->t_free, (size_t) cap * sizeof(*nf));
+		if (nf == NULL)
+			return false;
+		t->t_free = nf;
+		t->t_freecap = cap;
+	}
+	tr__actor *chunk = calloc(TR__CHUNK_SIZE, sizeof(*chunk));
+	if (chunk == NULL)
+		return false;
+	for (uint32_t i = 0; i < TR__CHUNK_SIZE; i++) {
+		tr__actor *a = &chunk[i];
+		/* A free slot's mailbox is "scheduled" (no idle bit), so a
+		 * late push never schedules it; spawn sets the bit. */
+		tr__mpsc_init(&a->a_mbox, false);
+		tr__lane_init(&a->a_sig);
+		atomic_init(&a->a_gen, 0);
+		a->a_slot = c * TR__CHUNK_SIZE + i;
+	}
+	/* Lowest slots are handed out first. */
+	for (uint32_t i = TR__CHUNK_SIZE; i-- > 0;)
+		t->t_free[t->t_nfree++] = c * TR__CHUNK_SIZE + i;
+	/* release: a reader that finds the chunk sees it initialised. */
+	atomic_store_explicit(&t->t_chunks[c], chunk, memory_order_release);
+	atomic_store_explicit(&t->t_nchunks, c + 1, memory_order_release);
+	return true;
+}
+
+uint32_t
+tr__table_take(tr__table *t, uint32_t *out, uint32_t n)
+{
+	pthread_mutex_lock(&t->t_mx);
+	if (t->t_nfree < n)
+		(void) grow(t);
+	uint32_t k = t->t_nfree < n ? t->t_nfree : n;
+	for (uint32_t i = 0; i < k; i++)
+		out[i] = t->t_free[--t->t_nfree];
+	pthread_mutex_unlock(&t->t_mx);
+	return k;
+}
+
+void
+tr__table_give(tr__table *t, const uint32_t *slots, uint32_t n)
+{
+	pthread_mutex_lock(&t->t_mx);
+	/* The free array has room: every slot was once in it. */
+	for (uint32_t i = 0; i < n; i++)
+		t->t_free[t->t_nfree++] = slots[i];
+	pthread_mutex_unlock(&t->t_mx);
+}
