@@ -43,9 +43,11 @@ grow(tr__table *t)
 	uint32_t c = atomic_load_explicit(&t->t_nchunks, memory_order_relaxed);
 	if (c >= t->t_maxchunks)
 		return false;
-	if (t->t_freecap - t->t_nfree < TR__CHUNK_SIZE) {
+	/* The free array can hold every slot, so tr__table_give never fails. */
+	uint32_t total = (c + 1) * TR__CHUNK_SIZE;
+	if (t->t_freecap < total) {
 		uint32_t cap = t->t_freecap ? 2 * t->t_freecap : 2 * TR__CHUNK_SIZE;
-		while (cap - t->t_nfree < TR__CHUNK_SIZE)
+		while (cap < total)
 			cap *= 2;
 		uint32_t *nf = realloc(t->t_free, (size_t) cap * sizeof(*nf));
 		if (nf == NULL)

@@ -9,8 +9,8 @@
  * one and two batches long: above that a batch of TR__POOL_BATCH blocks goes
  * to the global pool, below one a batch comes back (or a new slab is
  * carved).  Only batch moves take the global lock, once per 128 blocks.
- * Slabs are freed when the system stops.  Under ASan free blocks are
- * poisoned so a use after free is still caught.
+ * Slabs are freed when the system stops.  Under ASan a free block is
+ * poisoned past its two link words, so a use after free is still caught.
  */
 
 #include <stdlib.h>
@@ -86,7 +86,6 @@ tr__pool_global_free(tr__pool_global *g)
 	if (g == NULL)
 		return;
 	for (size_t i = 0; i < g->g_nslabs; i++) {
-		UNPOISON(g->g_slabs[i], 1); /* free() checks only the start */
 		free(g->g_slabs[i]);
 	}
 	free(g->g_slabs);
@@ -101,34 +100,23 @@ tr__pool_init(tr__pool *p, tr__pool_global *g)
 	p->p_global = g;
 }
 
-static void
-unpoison_hdr(struct tr__fblock *b)
-{
-	UNPOISON(b, FB_HDR);
-}
-
 /* give_batch moves n blocks from the head of p's class c list to g. */
 static void
 give_batch(tr__pool *p, unsigned c, uint32_t n, bool locked)
 {
 	tr__pool_global *g = p->p_global;
 	struct tr__fblock *first = p->p_free[c], *last = first;
-	unpoison_hdr(first);
 	for (uint32_t i = 1; i < n; i++) {
 		struct tr__fblock *nx = last->next;
-		POISON(last, FB_HDR);
 		last = nx;
-		unpoison_hdr(last);
 	}
 	p->p_free[c] = last->next;
 	last->next = NULL;
-	POISON(last, FB_HDR);
 	p->p_count[c] -= n;
 	if (!locked)
 		pthread_mutex_lock(&g->g_mx);
 	first->nextbatch = g->g_batches[c];
 	g->g_batches[c] = first;
-	POISON(first, FB_HDR);
 	if (!locked)
 		pthread_mutex_unlock(&g->g_mx);
 }
@@ -168,9 +156,7 @@ refill(tr__pool *p, unsigned c)
 	tr__pool_global *g = p->p_global;
 	struct tr__fblock *b = g->g_batches[c];
 	if (b != NULL) {
-		unpoison_hdr(b);
 		g->g_batches[c] = b->nextbatch;
-		POISON(b, FB_HDR);
 		p->p_free[c] = b;
 		p->p_count[c] = TR__POOL_BATCH;
 		return true;
@@ -196,7 +182,8 @@ refill(tr__pool *p, unsigned c)
 		fb->next = head;
 		head = fb;
 	}
-	POISON(slab, n * bs);
+	for (size_t i = 0; i < n; i++)
+		POISON(slab + i * bs + FB_HDR, bs - FB_HDR);
 	p->p_free[c] = head;
 	p->p_count[c] = (uint32_t) n;
 	while (p->p_count[c] > 2 * TR__POOL_BATCH)
@@ -218,10 +205,9 @@ alloc_block(tr__pool *p, unsigned c)
 			return NULL;
 		b = p->p_free[c];
 	}
-	unpoison_hdr(b);
 	p->p_free[c] = b->next;
 	p->p_count[c]--;
-	UNPOISON(b, class_size(c));
+	UNPOISON((char *) b + FB_HDR, class_size(c) - FB_HDR);
 	return (tr_msg *) (void *) b;
 }
 
@@ -230,7 +216,7 @@ free_block(tr__pool *p, tr_msg *m, unsigned c)
 {
 	struct tr__fblock *b = (struct tr__fblock *) (void *) m;
 	b->next = p->p_free[c];
-	POISON(b, class_size(c));
+	POISON((char *) b + FB_HDR, class_size(c) - FB_HDR);
 	p->p_free[c] = b;
 	if (++p->p_count[c] > 2 * TR__POOL_BATCH)
 		give_batch(p, c, TR__POOL_BATCH, p->p_shared);
