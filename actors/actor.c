@@ -31,35 +31,6 @@
 
 /* -------------------------------------------------------------- helpers */
 
-static inline tr__pool *
-cur_pool(tr_system *sys)
-{
-	tr__worker *w = tr__tls_worker;
-	return w != NULL && w->w_sys == sys ? &w->w_pool : NULL;
-}
-
-static tr_msg *
-msg_new(tr_system *sys, tr__pool *p, size_t len)
-{
-	return p != NULL ? tr__msg_new(p, len) : tr__msg_new_shared(sys->s_pool, len);
-}
-
-static void
-msg_delete(tr_system *sys, tr__pool *p, tr_msg *m)
-{
-	if (p != NULL)
-		tr__msg_delete(p, m);
-	else
-		tr__msg_delete_shared(sys->s_pool, m);
-}
-
-static inline void
-count(_Atomic uint64_t *c)
-{
-	/* Owner-only counter: a plain load and store, relaxed for readers. */
-	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
-	    memory_order_relaxed);
-}
 
 void
 tr__actor_schedule(tr_system *sys, tr__actor *a)
@@ -101,74 +72,183 @@ slot_put(tr_system *sys, tr__worker *w, uint32_t slot)
 	w->w_slots[w->w_nslots++] = slot;
 }
 
+/* caller returns the actor running on this thread's worker of sys. */
+static tr__actor *
+caller(tr_system *sys)
+{
+	tr__worker *w = tr__tls_worker;
+	return w != NULL && w->w_sys == sys ? w->w_current : NULL;
+}
+
+/*
+ * spawn_actor makes an actor in a free slot.  The caller fills the kind
+ * specific fields through setup(a, arg) before the actor is published.
+ */
+static int
+spawn_actor(tr_system *sys, tr_pid *pidp, const tr_spawn_opts *opts,
+    tr_process_fn pfn, tr_actor_fn fn, tr_init_fn init, void *state)
+{
+	bool process = pfn != NULL;
+	unsigned flags = opts != NULL ? opts->flags : 0;
+	tr__worker *w = tr__tls_worker;
+	if (w != NULL && w->w_sys != sys)
+		w = NULL;
+	tr__actor *parent = (flags & (TR_SPAWN_LINK | TR_SPAWN_MONITOR)) ? caller(sys) : NULL;
+	if ((flags & (TR_SPAWN_LINK | TR_SPAWN_MONITOR)) && parent == NULL)
+		return TR_ECONTEXT;
+	if ((flags & TR_SPAWN_MONITOR) && opts->monitor_ref == NULL)
+		return TR_EINVAL;
+	uint32_t slot;
+	int rv = slot_get(sys, w, &slot);
+	if (rv != 0)
+		return rv;
+	tr__actor *a = tr__table_get(&sys->s_table, slot);
+	a->a_state = state;
+	a->a_free = opts != NULL ? opts->state_free : NULL;
+	a->a_init = init;
+	a->a_flags = (init != NULL ? TR__A_INIT : 0) | (process ? TR__A_PROCESS : 0) |
+	    ((flags & TR_SPAWN_TRAP_EXIT) ? TR__A_TRAP : 0);
+	a->a_link = NULL;
+	a->a_in_head = a->a_in_tail = NULL;
+	a->a_ext = NULL;
+	if (process) {
+		rv = tr__proc_make(sys, a, pfn, opts != NULL ? opts->stack_size : 0);
+		if (rv != 0) {
+			slot_put(sys, w, slot);
+			return rv;
+		}
+	} else {
+		a->a_fn = fn;
+	}
+	uint32_t gen = atomic_load_explicit(&a->a_gen, memory_order_relaxed) + 1;
+	tr_pid pid = { 0, slot, gen };
+	if (flags & TR_SPAWN_WAIT) {
+		tr__ext *x = tr__ext_get(a);
+		tr__waiter *wt = x != NULL ? calloc(1, sizeof(*wt)) : NULL;
+		if (wt == NULL)
+			goto nomem;
+		atomic_init(&wt->wt_refs, 2);
+		pthread_mutex_lock(&sys->s_ext_mx);
+		tr__mapent *e = tr__map_put(&sys->s_waits, tr__pid_key(pid), NULL);
+		if (e != NULL)
+			e->me_ptr = wt;
+		pthread_mutex_unlock(&sys->s_ext_mx);
+		if (e == NULL) {
+			free(wt);
+			goto nomem;
+		}
+		x->x_waiters = wt;
+	}
+	if (parent != NULL) {
+		/* Both sides are set before the new actor can run or die, and
+		 * the parent is the actor running here: no signal needed. */
+		tr__ext *px = tr__ext_get(parent), *cx = tr__ext_get(a);
+		if (px == NULL || cx == NULL)
+			goto nomem;
+		if (flags & TR_SPAWN_LINK) {
+			tr__mapent *e1 = tr__map_put(&px->x_links, tr__pid_key(pid), NULL);
+			if (e1 == NULL)
+				goto nomem;
+			e1->me_pid = pid;
+			tr_pid pp = tr__pid_of(parent);
+			tr__mapent *e2 = tr__map_put(&cx->x_links, tr__pid_key(pp), NULL);
+			if (e2 == NULL) {
+				tr__map_del(&px->x_links, tr__pid_key(pid), NULL);
+				goto nomem;
+			}
+			e2->me_pid = pp;
+		}
+		if (flags & TR_SPAWN_MONITOR) {
+			uint64_t ref = tr__new_ref(sys);
+			tr__mapent *e1 = tr__map_put(&px->x_mon_out, ref, NULL);
+			if (e1 == NULL)
+				goto nomem;
+			e1->me_pid = pid;
+			tr__mapent *e2 = tr__map_put(&cx->x_mon_in, ref, NULL);
+			if (e2 == NULL) {
+				tr__map_del(&px->x_mon_out, ref, NULL);
+				goto nomem;
+			}
+			e2->me_pid = tr__pid_of(parent);
+			*opts->monitor_ref = ref;
+		}
+	}
+	tr__lane_reopen(&a->a_sig);
+	atomic_store_explicit(&a->a_xflags, 0, memory_order_relaxed);
+	/* release: the fields above are set before anyone can run a. */
+	atomic_store_explicit(&a->a_gen, gen, memory_order_release);
+	if (w != NULL)
+		tr__count(&w->w_spawned);
+	else
+		atomic_fetch_add_explicit(&sys->s_ext_spawned, 1, memory_order_relaxed);
+	if (pidp != NULL)
+		*pidp = pid;
+	/* The mailbox is "scheduled" now.  Run a if it must start (init, a
+	 * process) or has leftovers of an older incarnation to drop; else
+	 * make it idle. */
+	if (a->a_init != NULL || process || !tr__mpsc_mark_empty(&a->a_mbox))
+		tr__actor_schedule(sys, a);
+	return 0;
+nomem:
+	if (parent != NULL && parent->a_ext != NULL)
+		tr__map_del(&parent->a_ext->x_links, tr__pid_key(pid), NULL);
+	if (a->a_ext != NULL && a->a_ext->x_waiters != NULL) {
+		pthread_mutex_lock(&sys->s_ext_mx);
+		tr__map_del(&sys->s_waits, tr__pid_key(pid), NULL);
+		pthread_mutex_unlock(&sys->s_ext_mx);
+		free(a->a_ext->x_waiters);
+	}
+	tr__ext_free(a);
+	if (process)
+		tr__proc_free(sys, a);
+	slot_put(sys, w, slot);
+	return TR_ENOMEM;
+}
+
 int
 tr_spawn(tr_system *sys, tr_pid *pidp, tr_actor_fn fn, void *state,
     const tr_spawn_opts *opts)
 {
-	tr_state_free_fn sf = opts != NULL ? opts->state_free : NULL;
+	int rv;
+	if (sys == NULL || fn == NULL)
+		rv = TR_EINVAL;
+	else if (atomic_load_explicit(&sys->s_stopping, memory_order_acquire))
+		rv = TR_ESTOPPED;
+	else
+		rv = spawn_actor(sys, pidp, opts, NULL, fn,
+		    opts != NULL ? opts->init : NULL, state);
+	if (rv != 0 && opts != NULL && opts->state_free != NULL)
+		opts->state_free(state);
+	return rv;
+}
+
+int
+tr_spawn_process(tr_system *sys, tr_pid *pidp, tr_process_fn fn, void *arg,
+    const tr_spawn_opts *opts)
+{
 	int rv;
 	if (sys == NULL || fn == NULL) {
 		rv = TR_EINVAL;
-		goto fail;
-	}
-	if (atomic_load_explicit(&sys->s_stopping, memory_order_acquire)) {
+	} else if (atomic_load_explicit(&sys->s_stopping, memory_order_acquire)) {
 		rv = TR_ESTOPPED;
-		goto fail;
+	} else {
+		rv = spawn_actor(sys, pidp, opts, fn, NULL, NULL, arg);
+		if (rv == 0)
+			return 0;
 	}
-	tr__worker *w = tr__tls_worker;
-	if (w != NULL && w->w_sys != sys)
-		w = NULL;
-	uint32_t slot;
-	if ((rv = slot_get(sys, w, &slot)) != 0)
-		goto fail;
-	tr__actor *a = tr__table_get(&sys->s_table, slot);
-	a->a_fn = fn;
-	a->a_state = state;
-	a->a_free = sf;
-	a->a_init = opts != NULL ? opts->init : NULL;
-	a->a_flags = a->a_init != NULL ? TR__A_INIT : 0;
-	a->a_waiters = NULL;
-	a->a_link = NULL;
-	tr__lane_reopen(&a->a_sig);
-	uint32_t gen = atomic_load_explicit(&a->a_gen, memory_order_relaxed) + 1;
-	/* release: the fields above are set before anyone can run a. */
-	atomic_store_explicit(&a->a_gen, gen, memory_order_release);
-	if (w != NULL)
-		count(&w->w_spawned);
-	else
-		atomic_fetch_add_explicit(&sys->s_ext_spawned, 1, memory_order_relaxed);
-	if (pidp != NULL)
-		*pidp = (tr_pid){ 0, slot, gen };
-	/* The mailbox is "scheduled" now.  Run a if it has an init, or
-	 * leftovers for an older incarnation to drop; else make it idle. */
-	if (a->a_init != NULL || !tr__mpsc_mark_empty(&a->a_mbox))
-		tr__actor_schedule(sys, a);
-	return 0;
-fail:
-	if (sf != NULL)
-		sf(state);
+	if (opts != NULL && opts->state_free != NULL)
+		opts->state_free(arg);
 	return rv;
 }
 
 /* ----------------------------------------------------------------- send */
 
-static inline tr__actor *
-lookup(tr_system *sys, tr_pid pid)
-{
-	tr__actor *a = tr__table_get(&sys->s_table, pid.slot);
-	if (a == NULL ||
-	    atomic_load_explicit(&a->a_gen, memory_order_relaxed) != pid.gen ||
-	    !TR__GEN_ALIVE(pid.gen))
-		return NULL;
-	return a;
-}
-
 static inline int
-check_send(tr_pid pid, const void *data, size_t len)
+check_send(tr_pid pid, uint32_t tag, const void *data, size_t len)
 {
 	if (len > TR_MSG_MAX_LEN)
 		return TR_ETOOBIG;
-	if ((data == NULL && len > 0) || tr_pid_is_nil(pid))
+	if ((data == NULL && len > 0) || tr_pid_is_nil(pid) || tag >= TR_TAG_SYSTEM)
 		return TR_EINVAL;
 	if (pid.node != 0)
 		return TR_ENOTLOCAL;
@@ -190,22 +270,21 @@ deliver(tr_system *sys, tr__worker *w, tr__actor *a, tr_msg *m)
 int
 tr_send(tr_ctx *cx, tr_pid pid, uint32_t tag, const void *data, size_t len)
 {
-	int rv = check_send(pid, data, len);
+	int rv = check_send(pid, tag, data, len);
 	if (rv != 0)
 		return rv;
 	tr__worker *w = cx->cx_w;
 	tr_system *sys = w->w_sys;
-	count(&w->w_sent);
-	tr__actor *a = lookup(sys, pid);
+	tr__count(&w->w_sent);
+	tr__actor *a = tr__lookup(sys, pid);
 	if (a == NULL) {
-		count(&w->w_dead);
+		tr__count(&w->w_dead);
 		return 0;
 	}
 	tr_msg *m = tr__msg_new(&w->w_pool, len);
 	if (m == NULL)
 		return TR_ENOMEM;
-	m->m_from = (tr_pid){ 0, cx->cx_self->a_slot,
-		atomic_load_explicit(&cx->cx_self->a_gen, memory_order_relaxed) };
+	m->m_from = tr__pid_of(cx->cx_self);
 	m->m_tag = tag;
 	m->m_to_gen = pid.gen;
 	m->m_flags = 0;
@@ -221,18 +300,17 @@ tr_send_msg(tr_ctx *cx, tr_pid pid, tr_msg *m)
 {
 	if (m == NULL)
 		return TR_EINVAL;
-	int rv = check_send(pid, m->m_data, m->m_len);
+	int rv = check_send(pid, m->m_tag, m->m_data, m->m_len);
 	if (rv != 0)
 		return rv;
 	tr__worker *w = cx->cx_w;
 	tr_system *sys = w->w_sys;
-	count(&w->w_sent);
-	m->m_from = (tr_pid){ 0, cx->cx_self->a_slot,
-		atomic_load_explicit(&cx->cx_self->a_gen, memory_order_relaxed) };
+	tr__count(&w->w_sent);
+	m->m_from = tr__pid_of(cx->cx_self);
 	m->m_to_gen = pid.gen;
-	tr__actor *a = lookup(sys, pid);
+	tr__actor *a = tr__lookup(sys, pid);
 	if (a == NULL) {
-		count(&w->w_dead);
+		tr__count(&w->w_dead);
 		tr__msg_delete(&w->w_pool, m);
 		return 0;
 	}
@@ -246,21 +324,21 @@ tr_system_send(tr_system *sys, tr_pid pid, uint32_t tag, const void *data,
 {
 	if (sys == NULL)
 		return TR_EINVAL;
-	int rv = check_send(pid, data, len);
+	int rv = check_send(pid, tag, data, len);
 	if (rv != 0)
 		return rv;
 	if (atomic_load_explicit(&sys->s_stopping, memory_order_acquire))
 		return TR_ESTOPPED;
 	atomic_fetch_add_explicit(&sys->s_ext_sent, 1, memory_order_relaxed);
-	tr__actor *a = lookup(sys, pid);
+	tr__actor *a = tr__lookup(sys, pid);
 	if (a == NULL) {
 		atomic_fetch_add_explicit(&sys->s_ext_dead, 1, memory_order_relaxed);
 		return 0;
 	}
 	/* A worker of sys calling this (outside an actor's code path) uses
 	 * its own pool; any other thread the shared one. */
-	tr__pool *p = cur_pool(sys);
-	tr_msg *m = msg_new(sys, p, len);
+	tr__pool *p = tr__cur_pool(sys);
+	tr_msg *m = tr__msg_new_any(sys, p, len);
 	if (m == NULL)
 		return TR_ENOMEM;
 	m->m_from = TR_PID_NIL;
@@ -279,15 +357,13 @@ bool
 tr_is_alive(tr_system *sys, tr_pid pid)
 {
 	return sys != NULL && pid.node == 0 && !tr_pid_is_nil(pid) &&
-	    lookup(sys, pid) != NULL;
+	    tr__lookup(sys, pid) != NULL;
 }
 
 tr_pid
 tr_self(tr_ctx *cx)
 {
-	tr__actor *a = cx->cx_self;
-	return (tr_pid){ 0, a->a_slot,
-		atomic_load_explicit(&a->a_gen, memory_order_relaxed) };
+	return tr__pid_of(cx->cx_self);
 }
 
 tr_system *
@@ -302,6 +378,8 @@ tr_exit(tr_ctx *cx, tr_reason r)
 	cx->cx_exit_set = true;
 	cx->cx_exit_kind = r.kind;
 	tr__reason_format(cx->cx_exit_text, sizeof(cx->cx_exit_text), r);
+	if (cx->cx_proc != NULL)
+		tr__proc_exit(cx); /* does not return */
 	return TR_STOP;
 }
 
@@ -330,7 +408,7 @@ tr_msg_free(tr_msg *m)
 	if (w != NULL)
 		tr__msg_delete(&w->w_pool, m);
 	else if (m->m_class == TR__POOL_BIG)
-		free(m); /* cannot happen for pooled blocks: see tr_msg_alloc */
+		free(m); /* replies handed to plain threads are malloc'd */
 }
 
 int
@@ -353,6 +431,46 @@ tr_send_sbuffer(tr_ctx *cx, tr_pid pid, uint32_t tag, const msgpack_sbuffer *sb)
 	if (sb == NULL)
 		return TR_EINVAL;
 	return tr_send(cx, pid, tag, sb->data, sb->size);
+}
+
+/* ------------------------------------------------------------- posting */
+
+void
+tr__post_msg(tr_system *sys, tr__pool *p, tr_pid to, tr_msg *m)
+{
+	tr__actor *a = to.node == 0 ? tr__lookup(sys, to) : NULL;
+	if (a == NULL) {
+		atomic_fetch_add_explicit(&sys->s_ext_dead, 1, memory_order_relaxed);
+		tr__msg_delete_any(sys, p, m);
+		return;
+	}
+	bool xsig = m->m_tag == TR__TAG_XSIG; /* m is the target's after the push */
+	m->m_to_gen = to.gen;
+	if (xsig) {
+		/* Ask the target to look past queued messages; raised before
+		 * the push so the turn that takes the signal sees it. */
+		atomic_fetch_or_explicit(&a->a_xflags, TR__X_URGENT,
+		    memory_order_release);
+	}
+	if (tr__mpsc_push(&a->a_mbox, &m->m_node))
+		tr__actor_schedule(sys, a);
+}
+
+int
+tr__post(tr_system *sys, tr__pool *p, tr_pid from, tr_pid to, uint32_t tag,
+    uint16_t flags, uint64_t ref, const void *data, size_t len)
+{
+	tr_msg *m = tr__msg_new_any(sys, p, len);
+	if (m == NULL)
+		return TR_ENOMEM;
+	m->m_from = from;
+	m->m_tag = tag;
+	m->m_flags = flags;
+	m->m_ref = ref;
+	if (len > 0)
+		memcpy(m->m_data, data, len);
+	tr__post_msg(sys, p, to, m);
+	return 0;
 }
 
 /* -------------------------------------------------------------- waiters */
@@ -378,66 +496,102 @@ tr__waiter_complete(tr__waiter *wt, tr_reason_kind kind, const char *text)
 
 /* ---------------------------------------------------------------- exit */
 
-/* handle_signal acts on one signal for a live actor a of generation gen. */
-static void
-handle_signal(tr__actor *a, uint32_t gen, tr__sig *s)
-{
-	switch (s->s_kind) {
-	case TR__SIG_WAIT: {
-		tr__waiter *wt = (tr__waiter *) s;
-		if (s->s_to_gen != gen) {
-			tr__waiter_complete(wt, TR_REASON_NOPROC, NULL);
-		} else {
-			wt->wt_next = a->a_waiters;
-			a->a_waiters = wt;
-		}
-		break;
-	}
-	default:
-		break;
-	}
-}
-
-/* fail_signal answers a signal whose actor is gone (or going, with kind). */
-static void
-fail_signal(tr__sig *s, tr_reason_kind kind, const char *text)
-{
-	switch (s->s_kind) {
-	case TR__SIG_WAIT:
-		tr__waiter_complete((tr__waiter *) s, kind, text);
-		break;
-	default:
-		break;
-	}
-}
-
-/* drain_mailbox frees every message queued; returns how many. */
+/* drain frees every message queued (inner and outer); returns how many. */
 static uint64_t
-drain_mailbox(tr_system *sys, tr__pool *p, tr__actor *a)
+drain(tr_system *sys, tr__pool *p, tr__actor *a)
 {
 	uint64_t n = 0;
+	tr_msg *m = a->a_in_head;
+	while (m != NULL) {
+		tr_msg *nx = tr__inner_next(m);
+		tr__msg_delete_any(sys, p, m);
+		m = nx;
+		n++;
+	}
+	a->a_in_head = a->a_in_tail = NULL;
 	tr__node *nd;
 	while ((nd = tr__mpsc_pop(&a->a_mbox)) != NULL) {
-		msg_delete(sys, p, (tr_msg *) nd);
+		tr__msg_delete_any(sys, p, (tr_msg *) nd);
 		n++;
 	}
 	return n;
 }
 
-/*
- * finish ends actor a with the given reason: on its worker w (p its pool),
- * or at stop (w NULL).
- */
+/* tell_peers sends the exit to links and monitors and undoes the
+ * monitors a held; live system only. */
 static void
-finish(tr_system *sys, tr__worker *w, tr__pool *p, tr__actor *a,
+tell_peers(tr_system *sys, tr__pool *p, tr__actor *a, tr_pid self,
+    const void *why, size_t whylen)
+{
+	tr__ext *x = a->a_ext;
+	tr__mapent *e;
+	uint32_t i = 0;
+	while ((e = tr__map_next(&x->x_links, &i)) != NULL)
+		(void) tr__post(sys, p, self, e->me_pid, TR__TAG_XSIG,
+		    TR__MSG_LINKED, 0, why, whylen);
+	i = 0;
+	while ((e = tr__map_next(&x->x_mon_in, &i)) != NULL)
+		(void) tr__post(sys, p, self, e->me_pid, TR_TAG_DOWN, 0,
+		    e->me_key, why, whylen);
+	i = 0;
+	while ((e = tr__map_next(&x->x_mon_out, &i)) != NULL)
+		(void) tr__signal(sys, p, self, e->me_pid, TR__SIG_DEMONITOR,
+		    e->me_key);
+	i = 0;
+	while ((e = tr__map_next(&x->x_calls, &i)) != NULL)
+		if (e->me_ptr != NULL)
+			(void) tr_cancel_timer(sys, *(tr_timer *) e->me_ptr);
+}
+
+/* answer_lane answers the lane signals taken at exit. */
+static void
+answer_lane(tr_system *sys, tr__pool *p, tr__node *sigs, uint32_t gen,
+    tr_pid self, tr_reason_kind kind, const char *text, const void *why,
+    size_t whylen)
+{
+	while (sigs != NULL) {
+		tr__node *nx = atomic_load_explicit(&sigs->next, memory_order_relaxed);
+		tr_msg *s = (tr_msg *) sigs;
+		bool mine = s->m_to_gen == gen;
+		switch (s->m_tag) {
+		case TR__SIG_WAIT: {
+			tr__waiter *wt;
+			memcpy(&wt, s->m_data, sizeof(wt));
+			if (mine)
+				tr__waiter_complete(wt, kind, text);
+			else
+				tr__waiter_complete(wt, TR_REASON_NOPROC, NULL);
+			break;
+		}
+		case TR__SIG_LINK:
+			if (why != NULL)
+				(void) tr__post(sys, p, self, s->m_from, TR__TAG_XSIG,
+				    TR__MSG_LINKED, 0, why, whylen);
+			break;
+		case TR__SIG_MONITOR:
+			if (why != NULL)
+				(void) tr__post(sys, p, self, s->m_from, TR_TAG_DOWN, 0,
+				    s->m_ref, why, whylen);
+			break;
+		default:
+			break;
+		}
+		tr__msg_delete_any(sys, p, s);
+		sigs = nx;
+	}
+}
+
+void
+tr__finish(tr_system *sys, tr__worker *w, tr__pool *p, tr__actor *a,
     tr_reason_kind kind, const char *text)
 {
 	uint32_t gen = atomic_load_explicit(&a->a_gen, memory_order_relaxed);
-	/* release: pairs with nothing in particular; senders read a_gen
-	 * relaxed and the queue protocol copes with late pushes. */
-	atomic_store_explicit(&a->a_gen, gen + 1, memory_order_release);
+	tr_pid self = { 0, a->a_slot, gen };
+	/* seq_cst: new sends become dead letters; pairs with tr_register's
+	 * flag-then-check (see names.c). */
+	atomic_store_explicit(&a->a_gen, gen + 1, memory_order_seq_cst);
 	tr__node *sigs = tr__lane_take(&a->a_sig, true);
-	uint64_t dead = drain_mailbox(sys, p, a);
+	uint64_t dead = drain(sys, p, a);
 	if (w != NULL)
 		atomic_store_explicit(&w->w_dead,
 		    atomic_load_explicit(&w->w_dead, memory_order_relaxed) + dead,
@@ -448,88 +602,136 @@ finish(tr_system *sys, tr__worker *w, tr__pool *p, tr__actor *a,
 	if (kind == TR_REASON_ERROR) {
 		char pb[TR_PID_FMT_MAX];
 		tr__log(sys, TR_LOG_ERROR, "actor %s exited: %s",
-		    tr_pid_format((tr_pid){ 0, a->a_slot, gen }, pb, sizeof(pb)),
-		    text);
+		    tr_pid_format(self, pb, sizeof(pb)), text);
 	}
+	if (atomic_load_explicit(&a->a_xflags, memory_order_seq_cst) & TR__X_NAMED)
+		tr__names_drop(sys, a, self);
+
+	/* Peers hear of the exit only on a running system: at stop every
+	 * actor goes. */
+	unsigned char why[TR__REASON_BUF];
+	size_t whylen = tr__reason_pack(why, kind, text);
+	if (w != NULL && a->a_ext != NULL)
+		tell_peers(sys, p, a, self, why, whylen);
 	if (a->a_free != NULL)
 		a->a_free(a->a_state);
 	a->a_state = NULL;
 	a->a_free = NULL;
 
 	/* Waiters learn of the exit once the destructor has run. */
-	while (sigs != NULL) {
-		tr__node *nx = atomic_load_explicit(&sigs->next, memory_order_relaxed);
-		tr__sig *s = (tr__sig *) sigs;
-		if (s->s_to_gen == gen)
-			fail_signal(s, kind, text);
-		else
-			fail_signal(s, TR_REASON_NOPROC, NULL);
-		sigs = nx;
+	answer_lane(sys, p, sigs, gen, self, kind, text, w != NULL ? why : NULL,
+	    whylen);
+	if (a->a_ext != NULL) {
+		while (a->a_ext->x_waiters != NULL) {
+			tr__waiter *wt = a->a_ext->x_waiters;
+			a->a_ext->x_waiters = wt->wt_next;
+			tr__waiter_complete(wt, kind, text);
+		}
 	}
-	while (a->a_waiters != NULL) {
-		tr__waiter *wt = a->a_waiters;
-		a->a_waiters = wt->wt_next;
-		tr__waiter_complete(wt, kind, text);
-	}
+	tr__ext_free(a);
+	if (a->a_flags & TR__A_PROCESS)
+		tr__proc_free(sys, a);
+	a->a_flags = 0;
 	if (w != NULL) {
-		count(&w->w_exited);
+		tr__count(&w->w_exited);
 		slot_put(sys, w, a->a_slot);
 	} else {
 		atomic_fetch_add_explicit(&sys->s_stop_exited, 1, memory_order_relaxed);
 	}
 }
 
-/* exit_after reads the handler's result r and ends a accordingly. */
+const char *
+tr__exit_reason(tr_ctx *cx, int r, tr_reason_kind *kind, char *buf, size_t len)
+{
+	const char *text = "normal";
+	*kind = TR_REASON_NORMAL;
+	if (cx->cx_exit_set) {
+		*kind = cx->cx_exit_kind;
+		text = cx->cx_exit_text;
+	} else if (r < 0) {
+		*kind = TR_REASON_ERROR;
+		snprintf(buf, len, "handler returned %s (%s)", tr_err_name(r),
+		    tr_strerror(r));
+		text = buf;
+	} else if (r != TR_STOP) {
+		*kind = TR_REASON_ERROR;
+		snprintf(buf, len, "handler returned %d", r);
+		text = buf;
+	}
+	return text;
+}
+
+/* exit_after ends a after its handler returned r (or a signal killed it). */
 static void
 exit_after(tr__worker *w, tr__actor *a, int r)
 {
 	tr_ctx *cx = &w->w_cx;
-	tr_reason_kind kind = TR_REASON_NORMAL;
+	tr_reason_kind kind;
 	char buf[TR_REASON_TEXT_MAX];
-	const char *text = "normal";
-	if (r == TR_STOP && cx->cx_exit_set) {
-		kind = cx->cx_exit_kind;
-		text = cx->cx_exit_text;
-	} else if (r < 0) {
-		kind = TR_REASON_ERROR;
-		snprintf(buf, sizeof(buf), "handler returned %s (%s)",
-		    tr_err_name(r), tr_strerror(r));
-		text = buf;
-	} else if (r != TR_STOP) {
-		kind = TR_REASON_ERROR;
-		snprintf(buf, sizeof(buf), "handler returned %d", r);
-		text = buf;
-	}
+	const char *text = tr__exit_reason(cx, r, &kind, buf, sizeof(buf));
+	tr__finish(w->w_sys, w, &w->w_pool, a, kind, text);
 	cx->cx_exit_set = false;
-	finish(w->w_sys, w, &w->w_pool, a, kind, text);
 }
 
 /* ----------------------------------------------------------------- turn */
 
-static void
-run_signals(tr__actor *a, uint32_t gen)
+/* take returns the next message for the actor's code: the inner queue's
+ * head (already vetted), else the mailbox's (vetted here). */
+static inline tr_msg *
+take(tr__worker *w, tr_ctx *cx, tr__actor *a, uint32_t gen, int *die)
 {
-	tr__node *n = tr__lane_take(&a->a_sig, false);
-	while (n != NULL) {
-		tr__node *nx = atomic_load_explicit(&n->next, memory_order_relaxed);
-		handle_signal(a, gen, (tr__sig *) n);
-		n = nx;
+	tr_msg *m = a->a_in_head;
+	if (m != NULL) {
+		a->a_in_head = tr__inner_next(m);
+		if (a->a_in_head == NULL)
+			a->a_in_tail = NULL;
+		return m;
+	}
+	for (;;) {
+		tr__node *nd = tr__mpsc_pop(&a->a_mbox);
+		if (nd == NULL)
+			return NULL;
+		m = (tr_msg *) nd;
+		if (m->m_to_gen != gen) {
+			tr__count(&w->w_dead);
+			tr__msg_delete(&w->w_pool, m);
+			continue;
+		}
+		if (__builtin_expect(m->m_tag >= TR_TAG_SYSTEM ||
+		        (m->m_flags & TR_MSG_REPLY) != 0, 0)) {
+			int r = tr__sysmsg(w, cx, a, m);
+			if (r != TR__DELIVER) {
+				tr__msg_delete(&w->w_pool, m);
+				if (r == TR__DIE) {
+					*die = 1;
+					return NULL;
+				}
+				continue;
+			}
+		}
+		return m;
 	}
 }
 
 void
 tr__actor_run(tr__worker *w, tr__actor *a)
 {
+	w->w_current = a;
+	if (a->a_flags & TR__A_PROCESS) {
+		tr__proc_run(w, a);
+		return;
+	}
 	tr_ctx *cx = &w->w_cx;
 	uint32_t gen = atomic_load_explicit(&a->a_gen, memory_order_relaxed);
+	int die = 0;
 	cx->cx_self = a;
 	if (atomic_load_explicit(&a->a_sig.l_top, memory_order_relaxed) != 0)
-		run_signals(a, gen);
-	if (!TR__GEN_ALIVE(gen)) {
-		/* A free slot scheduled to drop blocks left for an older
-		 * incarnation (see spawn): cannot happen while free, since a
-		 * free slot's mailbox is never idle.  Defensive. */
-		return;
+		tr__run_lane(w, a);
+	if (atomic_load_explicit(&a->a_xflags, memory_order_relaxed) & TR__X_URGENT) {
+		atomic_fetch_and_explicit(&a->a_xflags, ~(uint32_t) TR__X_URGENT,
+		    memory_order_acquire);
+		if (tr__pull(w, cx, a) == TR__DIE)
+			goto died;
 	}
 	if (a->a_flags & TR__A_INIT) {
 		a->a_flags &= ~TR__A_INIT;
@@ -542,29 +744,33 @@ tr__actor_run(tr__worker *w, tr__actor *a)
 	unsigned budget = w->w_sys->s_cfg.budget;
 	unsigned n = 0;
 	while (n < budget) {
-		tr__node *nd = tr__mpsc_pop(&a->a_mbox);
-		if (nd == NULL)
+		tr_msg *m = take(w, cx, a, gen, &die);
+		if (m == NULL) {
+			if (die)
+				goto died;
 			break;
-		tr_msg *m = (tr_msg *) nd;
-		n++;
-		if (m->m_to_gen != gen) {
-			count(&w->w_dead);
-			tr__msg_delete(&w->w_pool, m);
-			continue;
 		}
+		n++;
 		int r = a->a_fn(cx, m, a->a_state);
 		tr__msg_delete(&w->w_pool, m);
+		if (__builtin_expect(cx->cx_die, 0)) {
+			cx->cx_die = false;
+			r = TR_STOP; /* killed by a signal met in a poll */
+		}
 		if (r != TR_CONTINUE) {
 			exit_after(w, a, r);
 			return;
 		}
 	}
-	if (n < budget && tr__mpsc_mark_empty(&a->a_mbox)) {
+	if (n < budget && a->a_in_head == NULL && tr__mpsc_mark_empty(&a->a_mbox)) {
 		/* Idle now, unless a signal slipped in (see design notes). */
 		if (!tr__lane_pending(&a->a_sig) || !tr__mpsc_claim(&a->a_mbox))
 			return;
 	}
 	tr__sched_push(w, a);
+	return;
+died:
+	exit_after(w, a, TR_STOP);
 }
 
 /* ------------------------------------------------------------ teardown */
@@ -581,16 +787,12 @@ tr__actor_teardown(tr_system *sys)
 			tr__actor *a = &chunk[i];
 			uint32_t gen = atomic_load(&a->a_gen);
 			if (TR__GEN_ALIVE(gen)) {
-				run_signals(a, gen);
-				finish(sys, NULL, p, a, TR_REASON_SHUTDOWN, "shutdown");
+				tr__finish(sys, NULL, p, a, TR_REASON_SHUTDOWN, "shutdown");
 			} else {
 				tr__node *n = tr__lane_take(&a->a_sig, true);
-				while (n != NULL) {
-					tr__node *nx = atomic_load(&n->next);
-					fail_signal((tr__sig *) n, TR_REASON_NOPROC, NULL);
-					n = nx;
-				}
-				uint64_t d = drain_mailbox(sys, p, a);
+				answer_lane(sys, p, n, gen + 1, (tr_pid){ 0, a->a_slot, gen },
+				    TR_REASON_NOPROC, NULL, NULL, 0);
+				uint64_t d = drain(sys, p, a);
 				atomic_fetch_add(&sys->s_ext_dead, d);
 			}
 		}

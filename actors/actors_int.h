@@ -14,12 +14,17 @@
 
 #include <troupe/troupe.h>
 
+#include "actors/map.h"
 #include "actors/platform.h"
+#include "actors/timer.h"
 #include "mailbox/mailbox.h"
 
 typedef struct tr__actor tr__actor;
 typedef struct tr__worker tr__worker;
 typedef struct tr__waiter tr__waiter;
+typedef struct tr__ext tr__ext;
+typedef struct tr__proc tr__proc;
+typedef struct tr__timer tr__timer;
 
 /* ------------------------------------------------------------ the actor */
 
@@ -32,7 +37,15 @@ typedef struct tr__waiter tr__waiter;
 
 /* a_flags, touched only by the worker running the actor (or its spawner). */
 enum {
-	TR__A_INIT = 1u << 0, /* a_init has not run yet */
+	TR__A_INIT = 1u << 0,    /* a_init has not run yet */
+	TR__A_PROCESS = 1u << 1, /* a process: a_proc is set */
+	TR__A_TRAP = 1u << 2,    /* traps exits */
+};
+
+/* a_xflags, set by anyone (atomic). */
+enum {
+	TR__X_URGENT = 1u << 0, /* an exit signal is queued: drain the mailbox */
+	TR__X_NAMED = 1u << 1,  /* has a registered name (see names.c) */
 };
 
 /*
@@ -40,42 +53,62 @@ enum {
  * runs (type-stable memory), so a sender holding a stale pid may still
  * touch its mailbox safely; the generation check (at send, and again when
  * a message is taken off the queue) keeps messages from reaching a later
- * incarnation.  Senders touch only a_mbox, a_sig and a_gen.
+ * incarnation.  Senders touch only a_mbox, a_sig, a_gen and a_xflags.
+ *
+ * Messages move from the MPSC queue (a_mbox, "outer") to the inner queue
+ * (a_in_*) when the actor must look past the first one: selective
+ * receive, or an exit signal that must act before queued messages.
  */
 struct tr__actor {
-	tr__mpsc a_mbox;          /* messages */
-	tr__lane a_sig;           /* signals, handled first */
+	tr__mpsc a_mbox;          /* messages and exit signals, in order */
+	tr__lane a_sig;           /* link/monitor/wait signals, handled first */
 	_Atomic uint32_t a_gen;   /* see TR__GEN_ALIVE */
 	uint32_t a_flags;         /* TR__A_* */
 	uint32_t a_slot;          /* index in the table */
-	uint32_t a_spare;
-	tr_actor_fn a_fn;
+	_Atomic uint32_t a_xflags; /* TR__X_* */
+	union {
+		tr_actor_fn a_fn;   /* event actor */
+		tr__proc *a_proc;   /* process */
+	};
 	void *a_state;
 	tr_state_free_fn a_free;
 	tr_init_fn a_init;
 	tr__actor *a_link;        /* inject queue and teardown lists */
-	tr__waiter *a_waiters;    /* plain threads in tr_wait */
+	tr_msg *a_in_head;        /* inner queue (owner only) */
+	tr_msg *a_in_tail;
+	tr__ext *a_ext;           /* links, monitors, calls, waiters; lazy */
+};
+
+/* tr__ext: what few actors need, allocated on first use. Owner only. */
+struct tr__ext {
+	tr__map x_links;    /* pid key -> linked pid */
+	tr__map x_mon_out;  /* ref -> pid I monitor */
+	tr__map x_mon_in;   /* ref -> pid monitoring me */
+	tr__map x_calls;    /* ref -> callee (me_pid), timer (me_ptr) */
+	tr__waiter *x_waiters;
 };
 
 /* ------------------------------------------------------------- signals */
 
-/* Signal kinds travelling on an actor's signal lane. */
+/*
+ * Internal tags.  Lane signals are tr_msg blocks on a_sig; EXIT signals
+ * and receive timeouts travel in the mailbox, in order with messages.
+ */
 enum {
-	TR__SIG_WAIT = 1, /* a plain thread waits for the exit: tr__waiter */
+	TR__SIG_WAIT = 1,      /* ptr payload: a tr__waiter */
+	TR__SIG_LINK = 2,      /* from: who links */
+	TR__SIG_UNLINK = 3,    /* from: who unlinks */
+	TR__SIG_MONITOR = 4,   /* from: watcher, ref */
+	TR__SIG_DEMONITOR = 5, /* ref */
 };
+#define TR__TAG_XSIG (TR_TAG_SYSTEM + 0x100)     /* exit signal; payload: reason */
+#define TR__TAG_RECV_TMO (TR_TAG_SYSTEM + 0x101) /* receive timeout; ref: seq */
 
-/* tr__sig is the header every signal starts with. */
-typedef struct tr__sig {
-	tr__node s_node;  /* must stay first */
-	uint32_t s_kind;  /* TR__SIG_* */
-	uint32_t s_to_gen; /* incarnation it is for */
-} tr__sig;
 
-/* tr__waiter: a plain thread waiting in tr_wait; two references (the
- * waiting thread's and the actor's), freed by whoever drops the last. */
+/* tr__waiter: a plain thread in tr_wait; two references (the waiting
+ * thread's and the actor's), freed by whoever drops the last. */
 struct tr__waiter {
-	tr__sig wt_sig;           /* must stay first */
-	tr__waiter *wt_next;      /* in a_waiters */
+	tr__waiter *wt_next;      /* in x_waiters */
 	_Atomic uint32_t wt_done; /* futex word: 1 when info is filled */
 	_Atomic int wt_refs;
 	tr_exit_info wt_info;
@@ -84,15 +117,43 @@ struct tr__waiter {
 /* --------------------------------------------------------------- context */
 
 /*
- * tr_ctx: what actor code runs with.  For an event actor it is its
- * worker's context, pointing at the actor being run.
+ * tr_ctx: what actor code runs with.  An event actor runs with its
+ * worker's context (cx_self set for the turn); a process has its own,
+ * whose cx_w follows the worker it is resumed on.
  */
 struct tr_ctx {
 	tr__worker *cx_w;
 	tr__actor *cx_self;
+	tr__proc *cx_proc;        /* NULL for event actors */
 	bool cx_exit_set;         /* tr_exit was called */
+	bool cx_die;              /* an exit signal came during a poll */
 	tr_reason_kind cx_exit_kind;
 	char cx_exit_text[TR_REASON_TEXT_MAX];
+};
+
+/* ---------------------------------------------------------- processes */
+
+enum {
+	TR__P_RUNNING = 0,
+	TR__P_BLOCKED = 1, /* in receive: idle until a push */
+	TR__P_YIELDED = 2, /* requeue at once */
+	TR__P_EXITED = 3,  /* finish it (reason in p_cx) */
+};
+
+struct tr__proc {
+	tr_ctx p_cx;
+	void *p_asan_fake;        /* ASan fiber bookkeeping */
+	void *p_tsan;             /* TSan fiber */
+	void *p_sp;               /* saved stack pointer while switched out */
+	struct tr__stack *p_stack;
+	tr_process_fn p_fn;
+	int p_state;              /* TR__P_* */
+	unsigned p_reds;          /* receives since the last yield */
+	uint64_t p_recv_seq;      /* receive timeouts: which receive */
+	tr_msg *p_mark;           /* tr_make_ref's mark: inner tail then */
+	uint64_t p_mark_ref;
+	bool p_mark_set;
+	bool p_timed_out;
 };
 
 /* ------------------------------------------------------------ the table */
@@ -160,6 +221,23 @@ struct tr__worker {
 	_Atomic uint32_t w_park;
 	tr__worker *w_idle_next;
 
+	/* Processes: the worker's own context while one runs. */
+	void *w_sched_sp;
+	void *w_asan_fake;        /* ASan/TSan fiber bookkeeping */
+	const void *w_asan_bottom;
+	size_t w_asan_size;
+	void *w_tsan;
+	tr__actor *w_current;     /* actor being run */
+	uint64_t w_refs;          /* reference counter (see tr_make_ref) */
+
+	/* Timers filed on this worker (see timers.c). */
+	tr__wheel w_wheel;
+	uint64_t w_wheel_next;    /* cached tr__wheel_next */
+	tr__timer *w_tfree;       /* free timer objects */
+	void **w_tslabs;
+	size_t w_ntslabs;
+	_Atomic(tr__timer *) w_tcancel; /* timers cancelled from elsewhere */
+
 	/* Counters: written by the owner only, read by anyone (relaxed). */
 	_Atomic uint64_t w_sent;
 	_Atomic uint64_t w_dead;
@@ -203,10 +281,74 @@ struct tr_system {
 	_Atomic uint64_t s_ext_dead;
 	_Atomic uint64_t s_stop_exited; /* actors ended by tr_system_stop */
 	int64_t s_spin_ns;
+	int64_t s_t0_ns;          /* timer clock origin */
+	_Atomic uint64_t s_ext_refs;
+	struct tr__stack_pool *s_stacks; /* made on the first process */
+	struct tr__names *s_names;
+	tr__map s_waits;          /* TR_SPAWN_WAIT records, under s_ext_mx */
+	tr__timer *s_tfree;       /* plain threads' timers, under s_ext_mx */
+	tr__timer *s_tin;         /* ... handed to worker 0, under s_ext_mx */
+	_Atomic uint32_t s_tin_len;
+	void **s_tslabs;
+	size_t s_ntslabs;
 };
 
 /* The worker running on this thread, if any (any system). */
 extern _Thread_local tr__worker *tr__tls_worker;
+
+/* ------------------------------------------------------------ helpers */
+
+/* tr__lookup returns the live local actor pid names, or NULL. */
+static inline tr__actor *
+tr__lookup(tr_system *sys, tr_pid pid)
+{
+	tr__actor *a = tr__table_get(&sys->s_table, pid.slot);
+	if (a == NULL ||
+	    atomic_load_explicit(&a->a_gen, memory_order_relaxed) != pid.gen ||
+	    !TR__GEN_ALIVE(pid.gen))
+		return NULL;
+	return a;
+}
+
+/* tr__pid_of returns a's current pid. */
+static inline tr_pid
+tr__pid_of(tr__actor *a)
+{
+	return (tr_pid){ 0, a->a_slot,
+		atomic_load_explicit(&a->a_gen, memory_order_relaxed) };
+}
+
+/* Message blocks from the calling thread's pool p, or the shared one. */
+static inline tr_msg *
+tr__msg_new_any(tr_system *sys, tr__pool *p, size_t len)
+{
+	return p != NULL ? tr__msg_new(p, len) : tr__msg_new_shared(sys->s_pool, len);
+}
+
+static inline void
+tr__msg_delete_any(tr_system *sys, tr__pool *p, tr_msg *m)
+{
+	if (p != NULL)
+		tr__msg_delete(p, m);
+	else
+		tr__msg_delete_shared(sys->s_pool, m);
+}
+
+/* tr__count adds one to an owner-only counter (plain load and store). */
+static inline void
+tr__count(_Atomic uint64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+	    memory_order_relaxed);
+}
+
+/* tr__cur_pool returns the calling thread's pool if it is a worker of sys. */
+static inline tr__pool *
+tr__cur_pool(tr_system *sys)
+{
+	tr__worker *w = tr__tls_worker;
+	return w != NULL && w->w_sys == sys ? &w->w_pool : NULL;
+}
 
 /* ---------------------------------------------------------- scheduling */
 
@@ -223,6 +365,9 @@ void tr__sched_make_runnable(tr__worker *w, tr__actor *a);
 
 /* tr__sched_inject schedules a from any thread (inject queue + wake). */
 void tr__sched_inject(tr_system *sys, tr__actor *a);
+
+/* tr__sched_kick wakes w if it is parked (it has new timers). */
+void tr__sched_kick(tr_system *sys, tr__worker *w);
 
 /* tr__sched_wake_all wakes every parked worker (stop). */
 void tr__sched_wake_all(tr_system *sys);
@@ -244,6 +389,110 @@ void tr__waiter_complete(tr__waiter *wt, tr_reason_kind kind, const char *text);
 
 /* tr__waiter_rele drops one reference. */
 void tr__waiter_rele(tr__waiter *wt);
+
+/* tr__ext_free frees a's extension record (and forgets it). */
+void tr__ext_free(tr__actor *a);
+
+/* tr__ext_get returns a's extension record, made on first use (NULL on
+ * ENOMEM). Thread: a's worker. */
+tr__ext *tr__ext_get(tr__actor *a);
+
+/* tr__post builds and queues a message from `from` to `to` (a local pid)
+ * with the given fields; p is the calling thread's pool (NULL: shared).
+ * Dead targets count as dead letters.  TR_ENOMEM or 0. */
+int tr__post(tr_system *sys, tr__pool *p, tr_pid from, tr_pid to,
+    uint32_t tag, uint16_t flags, uint64_t ref, const void *data, size_t len);
+
+/* tr__post_msg queues a filled message (m_to_gen is set from to). */
+void tr__post_msg(tr_system *sys, tr__pool *p, tr_pid to, tr_msg *m);
+
+/* tr__signal queues a lane signal of kind for to, from `from`; if to is
+ * gone, acts for it (replies noproc) and returns TR_ENOPROC. */
+int tr__signal(tr_system *sys, tr__pool *p, tr_pid from, tr_pid to,
+    uint32_t kind, uint64_t ref);
+
+/* tr__reason_pack encodes kind/text as a reason payload into buf
+ * (TR__REASON_BUF bytes); returns the length. */
+#define TR__REASON_BUF (TR_REASON_TEXT_MAX + 8)
+size_t tr__reason_pack(void *buf, tr_reason_kind kind, const char *text);
+
+/* tr__run_lane handles a's pending lane signals. Thread: a's worker. */
+void tr__run_lane(tr__worker *w, tr__actor *a);
+
+/*
+ * tr__sysmsg decides what to do with a message carrying a system tag or
+ * the reply flag, taken off a's queue: TR__DELIVER (to the actor's code),
+ * TR__DROP (freed by the caller), TR__DIE (the actor must exit; reason
+ * left in the context).  Thread: a's worker.
+ */
+enum { TR__DELIVER = 0, TR__DROP = 1, TR__DIE = 2 };
+int tr__sysmsg(tr__worker *w, tr_ctx *cx, tr__actor *a, tr_msg *m);
+
+/* tr__pull moves what the mailbox holds into the inner queue, acting on
+ * system messages as they come, in order; returns TR__DIE if one kills
+ * the actor.  Thread: a's worker. */
+int tr__pull(tr__worker *w, tr_ctx *cx, tr__actor *a);
+
+/* tr__inner_push appends m to a's inner queue. */
+static inline void
+tr__inner_push(tr__actor *a, tr_msg *m)
+{
+	atomic_store_explicit(&m->m_node.next, NULL, memory_order_relaxed);
+	if (a->a_in_tail != NULL)
+		atomic_store_explicit(&a->a_in_tail->m_node.next, &m->m_node,
+		    memory_order_relaxed);
+	else
+		a->a_in_head = m;
+	a->a_in_tail = m;
+}
+
+/* tr__inner_next returns the message after m in the inner queue. */
+static inline tr_msg *
+tr__inner_next(tr_msg *m)
+{
+	return (tr_msg *) atomic_load_explicit(&m->m_node.next, memory_order_relaxed);
+}
+
+/* tr__inner_remove unlinks m (whose predecessor is prev, NULL if head). */
+void tr__inner_remove(tr__actor *a, tr_msg *prev, tr_msg *m);
+
+/* tr__finish ends actor a (see actor.c); w NULL at stop. */
+void tr__finish(tr_system *sys, tr__worker *w, tr__pool *p, tr__actor *a,
+    tr_reason_kind kind, const char *text);
+
+/* tr__exit_reason reads an actor's exit from its context after a handler
+ * or process returned r; fills *kind and returns the text. */
+const char *tr__exit_reason(tr_ctx *cx, int r, tr_reason_kind *kind,
+    char *buf, size_t len);
+
+/* tr__new_ref returns a fresh reference. Thread: any. */
+uint64_t tr__new_ref(tr_system *sys);
+
+/* Processes (process.c). */
+int tr__proc_make(tr_system *sys, tr__actor *a, tr_process_fn fn,
+    size_t stack_size);
+void tr__proc_exit(tr_ctx *cx) __attribute__((noreturn));
+void tr__proc_run(tr__worker *w, tr__actor *a);
+void tr__proc_worker_init(tr__worker *w);
+void tr__proc_free(tr_system *sys, tr__actor *a);
+
+/* Timers (timers.c). */
+int tr__timers_init(tr__worker *w);
+void tr__timers_fini(tr__worker *w);
+/* tr__timers_run fires what is due; returns ms until the next deadline
+ * (-1: none). */
+int64_t tr__timers_run(tr__worker *w);
+/* tr__timer_start files a timer on the calling worker (w) or, for plain
+ * threads (w NULL), on worker 0 through its inbox. Takes m on success. */
+int tr__timer_start(tr_system *sys, tr__worker *w, tr_pid to, int64_t delay_ms,
+    tr_msg *m, tr_timer *out);
+/* tr__timers_pending: ms clock now. */
+uint64_t tr__now_ms(tr_system *sys);
+
+/* Names (names.c). */
+int tr__names_init(tr_system *sys);
+void tr__names_fini(tr_system *sys);
+void tr__names_drop(tr_system *sys, tr__actor *a, tr_pid pid);
 
 /* tr__log formats a line and hands it to the system's logging hook. */
 void tr__log(tr_system *sys, tr_log_level level, const char *fmt, ...)

@@ -15,14 +15,18 @@
  * turns so it cannot starve.
  *
  * Idle workers spin for spin_us looking for work (inject queue, then
- * stealing), then park on a futex.  At most half the busy workers spin at
+ * stealing), then park on a futex until woken or until their nearest
+ * timer's deadline.  At most half the busy workers spin at
  * once.  A worker that makes work stealable (a queue push) wakes a parked
  * worker only when none is spinning: whoever wakes hands the woken worker
  * a "spinning" token (s_nspinning was raised for it), and a spinner that
  * finds work wakes a successor if it was the last spinner (Go's runtime
  * does the same).  Lost wake-ups are excluded by a Dekker pair: a pusher
- * publishes then reads s_nparked/s_nspinning (seq_cst); a parker raises
- * s_nparked then looks at every queue once more (seq_cst) before sleeping.
+ * publishes with a seq_cst read-modify-write (the exchange of rq_tail,
+ * the add to s_inject_len) then reads s_nparked/s_nspinning; a parker
+ * raises s_nparked (seq_cst add) then looks at every queue once more
+ * before sleeping.  RMWs rather than fences: as cheap on x86, and TSan
+ * understands them.
  *
  * The system is idle when every worker is parked with the inject queue
  * empty: a parking worker that makes it so broadcasts s_idle_cv.
@@ -163,17 +167,34 @@ wake_one(tr_system *sys)
 		atomic_fetch_sub_explicit(&sys->s_nspinning, 1, memory_order_seq_cst);
 }
 
-/* wake_if_needed: called after publishing stealable work. */
+/* wake_if_needed: called after publishing stealable work with a seq_cst
+ * RMW, so these seq_cst loads cannot pass it (the Dekker pair). */
 static inline void
 wake_if_needed(tr_system *sys)
 {
-	/* seq_cst fence: our publication is ordered before these loads; a
-	 * parker raises s_nparked before its last look at the queues. */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&sys->s_nparked, memory_order_relaxed) == 0 ||
-	    atomic_load_explicit(&sys->s_nspinning, memory_order_relaxed) != 0)
+	if (atomic_load_explicit(&sys->s_nparked, memory_order_seq_cst) == 0 ||
+	    atomic_load_explicit(&sys->s_nspinning, memory_order_seq_cst) != 0)
 		return;
 	wake_one(sys);
+}
+
+void
+tr__sched_kick(tr_system *sys, tr__worker *w)
+{
+	pthread_mutex_lock(&sys->s_idle_mx);
+	bool parked = atomic_load_explicit(&w->w_park, memory_order_relaxed) ==
+	    TR__PARK_PARKED;
+	if (parked) {
+		tr__worker **pp = &sys->s_idle;
+		while (*pp != w)
+			pp = &(*pp)->w_idle_next;
+		*pp = w->w_idle_next;
+		atomic_fetch_sub_explicit(&sys->s_nparked, 1, memory_order_seq_cst);
+		atomic_store_explicit(&w->w_park, TR__PARK_RUNNING, memory_order_release);
+	}
+	pthread_mutex_unlock(&sys->s_idle_mx);
+	if (parked)
+		tr__park_wake(&w->w_park, 1);
 }
 
 void
@@ -202,8 +223,9 @@ tr__sched_push(tr__worker *w, tr__actor *a)
 		if (t - h < TR__RQ_SIZE) {
 			atomic_store_explicit(&w->rq_buf[t % TR__RQ_SIZE], a,
 			    memory_order_relaxed);
-			/* release: publishes the slot to rq_take/steal. */
-			atomic_store_explicit(&w->rq_tail, t + 1, memory_order_release);
+			/* seq_cst RMW: publishes the slot to rq_take/steal and
+			 * is the pusher's half of the Dekker pair. */
+			atomic_exchange_explicit(&w->rq_tail, t + 1, memory_order_seq_cst);
 			break;
 		}
 		/* Full: move half of it, and a, to the inject queue. */
@@ -250,9 +272,12 @@ work_visible(tr_system *sys)
 {
 	if (atomic_load_explicit(&sys->s_inject_len, memory_order_seq_cst) != 0)
 		return true;
-	for (unsigned i = 0; i < sys->s_nworkers; i++)
-		if (!rq_empty(&sys->s_workers[i]))
+	for (unsigned i = 0; i < sys->s_nworkers; i++) {
+		tr__worker *v = &sys->s_workers[i];
+		if (atomic_load_explicit(&v->rq_head, memory_order_seq_cst) !=
+		    atomic_load_explicit(&v->rq_tail, memory_order_seq_cst))
 			return true;
+	}
 	return false;
 }
 
@@ -277,10 +302,26 @@ steal_any(tr__worker *w)
 	return inject_pop(sys);
 }
 
-/* park sleeps until woken or stopping; returns with w_spinning set if a
- * waker handed us its token. */
+/* unpark_self takes w off the idle list if it is still on it. */
 static void
-park(tr__worker *w)
+unpark_self(tr_system *sys, tr__worker *w)
+{
+	pthread_mutex_lock(&sys->s_idle_mx);
+	if (atomic_load_explicit(&w->w_park, memory_order_relaxed) == TR__PARK_PARKED) {
+		tr__worker **pp = &sys->s_idle;
+		while (*pp != w)
+			pp = &(*pp)->w_idle_next;
+		*pp = w->w_idle_next;
+		atomic_fetch_sub_explicit(&sys->s_nparked, 1, memory_order_seq_cst);
+		atomic_store_explicit(&w->w_park, TR__PARK_RUNNING, memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&sys->s_idle_mx);
+}
+
+/* park sleeps until woken, stopping, or timeout_ns (< 0: none) passes;
+ * returns with w_spinning set if a waker handed us its token. */
+static void
+park(tr__worker *w, int64_t timeout_ns)
 {
 	tr_system *sys = w->w_sys;
 	pthread_mutex_lock(&sys->s_idle_mx);
@@ -295,33 +336,28 @@ park(tr__worker *w)
 	                  memory_order_seq_cst) + 1;
 	pthread_mutex_unlock(&sys->s_idle_mx);
 
-	/* The parker's half of the Dekker pair. */
-	atomic_thread_fence(memory_order_seq_cst);
+	/* The parker's half of the Dekker pair: the seq_cst add above. */
 	if (work_visible(sys)) {
-		pthread_mutex_lock(&sys->s_idle_mx);
-		if (atomic_load_explicit(&w->w_park, memory_order_relaxed) ==
-		    TR__PARK_PARKED) {
-			tr__worker **pp = &sys->s_idle;
-			while (*pp != w)
-				pp = &(*pp)->w_idle_next;
-			*pp = w->w_idle_next;
-			atomic_fetch_sub_explicit(&sys->s_nparked, 1, memory_order_seq_cst);
-			atomic_store_explicit(&w->w_park, TR__PARK_RUNNING,
-			    memory_order_relaxed);
-		}
-		pthread_mutex_unlock(&sys->s_idle_mx);
+		unpark_self(sys, w);
 	} else if (np == sys->s_nworkers) {
 		pthread_mutex_lock(&sys->s_idle_mx);
 		pthread_cond_broadcast(&sys->s_idle_cv);
 		pthread_mutex_unlock(&sys->s_idle_mx);
 	}
 
-	/* Sleep until the word changes (a waker, or stop). */
+	/* Sleep until the word changes (a waker, a kick, stop) or the
+	 * deadline passes. */
+	int64_t deadline = timeout_ns < 0 ? -1 : tr__now_ns() + timeout_ns;
 	for (;;) {
-		uint32_t s = atomic_load_explicit(&w->w_park, memory_order_acquire);
-		if (s != TR__PARK_PARKED)
+		uint32_t st = atomic_load_explicit(&w->w_park, memory_order_acquire);
+		if (st != TR__PARK_PARKED)
 			break;
-		tr__park_wait(&w->w_park, TR__PARK_PARKED, -1);
+		int64_t left = -1;
+		if (deadline >= 0 && (left = deadline - tr__now_ns()) <= 0) {
+			unpark_self(sys, w);
+			continue;
+		}
+		tr__park_wait(&w->w_park, TR__PARK_PARKED, left);
 	}
 	if (atomic_load_explicit(&w->w_park, memory_order_acquire) == TR__PARK_WOKEN)
 		w->w_spinning = true;
@@ -362,6 +398,13 @@ search(tr__worker *w)
 				w->w_spinning = true;
 			}
 		}
+		int64_t next_ms = tr__timers_run(w);
+		if (next_ms == 0 || w->w_next != NULL || !rq_empty(w)) {
+			/* Timers posted work (to our own queue). */
+			if (w->w_spinning)
+				stop_spinning(w, true);
+			return NULL;
+		}
 		if (w->w_spinning) {
 			int64_t deadline = tr__now_ns() + sys->s_spin_ns;
 			for (unsigned i = 1;; i++) {
@@ -384,7 +427,10 @@ search(tr__worker *w)
 		tr__actor *a = steal_any(w);
 		if (a != NULL)
 			return a;
-		park(w);
+		next_ms = tr__timers_run(w);
+		if (next_ms == 0 || w->w_next != NULL || !rq_empty(w))
+			return NULL;
+		park(w, next_ms < 0 ? -1 : next_ms * 1000000);
 	}
 }
 
@@ -393,7 +439,14 @@ next_actor(tr__worker *w)
 {
 	tr_system *sys = w->w_sys;
 	tr__actor *a;
-	if (++w->w_tick % INJECT_TICK == 0 && (a = inject_pop(sys)) != NULL)
+	++w->w_tick;
+	if ((w->w_tick & 31) == 0 &&
+	    (w->w_wheel.wh_count != 0 ||
+	        atomic_load_explicit(&w->w_tcancel, memory_order_relaxed) != NULL ||
+	        (w->w_index == 0 &&
+	            atomic_load_explicit(&sys->s_tin_len, memory_order_relaxed) != 0)))
+		(void) tr__timers_run(w);
+	if (w->w_tick % INJECT_TICK == 0 && (a = inject_pop(sys)) != NULL)
 		return a;
 	if ((a = w->w_next) != NULL) {
 		w->w_next = NULL;
@@ -417,10 +470,11 @@ worker_main(void *arg)
 	tr__worker *w = arg;
 	tr_system *sys = w->w_sys;
 	tr__tls_worker = w;
+	tr__proc_worker_init(w);
 	while (!atomic_load_explicit(&sys->s_stopping, memory_order_relaxed)) {
 		tr__actor *a = next_actor(w);
 		if (a == NULL)
-			break;
+			continue; /* stopping, or timers made work: look again */
 		tr__actor_run(w, a);
 	}
 	tr__tls_worker = NULL;

@@ -9,11 +9,13 @@
 #include <string.h>
 
 #include "actors/actors_int.h"
+#include "actors/ctx.h"
 
 #define DEFAULT_BUDGET 100
 #define DEFAULT_SPIN_US 50
 #define DEFAULT_MAX_ACTORS (64u << 20)
 #define MAX_WORKERS 1024
+#define DEFAULT_STACK ((size_t) 64 << 10)
 
 static void
 log_stderr(void *arg, tr_log_level level, const char *line)
@@ -40,12 +42,23 @@ tr__log(tr_system *sys, tr_log_level level, const char *fmt, ...)
 static void
 system_free(tr_system *sys)
 {
+	/* TR_SPAWN_WAIT records nobody collected: their actors are gone. */
+	tr__mapent *e;
+	uint32_t it = 0;
+	while ((e = tr__map_next(&sys->s_waits, &it)) != NULL)
+		tr__waiter_rele(e->me_ptr);
+	tr__map_fini(&sys->s_waits);
 	if (sys->s_workers != NULL) {
+		for (unsigned i = sys->s_nworkers; i-- > 0;)
+			tr__timers_fini(&sys->s_workers[i]);
 		for (unsigned i = 0; i < sys->s_nworkers; i++)
 			if (sys->s_pool != NULL)
 				tr__pool_fini(&sys->s_workers[i].w_pool);
 		free(sys->s_workers);
 	}
+	if (sys->s_stacks != NULL)
+		tr__stack_pool_free(sys->s_stacks);
+	tr__names_fini(sys);
 	tr__table_fini(&sys->s_table);
 	tr__pool_global_free(sys->s_pool);
 	pthread_mutex_destroy(&sys->s_inject_mx);
@@ -76,6 +89,8 @@ tr_system_start(tr_system **sysp, const tr_system_config *cfg)
 		c.max_actors = DEFAULT_MAX_ACTORS;
 	if (c.log == NULL)
 		c.log = log_stderr;
+	if (c.stack_size == 0)
+		c.stack_size = DEFAULT_STACK;
 
 	tr_system *sys = calloc(1, sizeof(*sys));
 	if (sys == NULL)
@@ -95,9 +110,11 @@ tr_system_start(tr_system **sysp, const tr_system_config *cfg)
 		system_free(sys);
 		return rv;
 	}
+	sys->s_t0_ns = tr__now_ns();
 	sys->s_pool = tr__pool_global_alloc();
 	sys->s_workers = aligned_alloc(64, sizeof(tr__worker) * c.workers);
-	if (sys->s_pool == NULL || sys->s_workers == NULL) {
+	if (sys->s_pool == NULL || sys->s_workers == NULL ||
+	    tr__names_init(sys) != 0) {
 		free(sys->s_workers);
 		sys->s_workers = NULL;
 		system_free(sys);
@@ -111,6 +128,7 @@ tr_system_start(tr_system **sysp, const tr_system_config *cfg)
 		w->w_cx.cx_w = w;
 		w->w_rng = 0x9e3779b97f4a7c15ULL * (i + 1);
 		tr__pool_init(&w->w_pool, sys->s_pool);
+		tr__timers_init(w);
 	}
 	if ((rv = tr__sched_start(sys)) != 0) {
 		system_free(sys);

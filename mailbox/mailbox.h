@@ -39,6 +39,10 @@ struct tr_msg {
 	unsigned char m_data[]; /* payload */
 };
 
+/* Internal message flags (never shown by tr_msg_flags). */
+#define TR__MSG_LINKED 0x8000u /* an exit signal sent by a link */
+#define TR__MSG_PUBLIC 0x00ffu
+
 /* ------------------------------------------------------------- the pool */
 
 /*

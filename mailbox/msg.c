@@ -26,7 +26,7 @@ tr_msg_ref(const tr_msg *m)
 uint32_t
 tr_msg_flags(const tr_msg *m)
 {
-	return m->m_flags;
+	return m->m_flags & TR__MSG_PUBLIC;
 }
 
 const void *
@@ -56,5 +56,5 @@ tr_msg_set_ref(tr_msg *m, uint64_t ref)
 void
 tr_msg_set_flags(tr_msg *m, uint32_t flags)
 {
-	m->m_flags = (uint16_t) flags;
+	m->m_flags = (uint16_t) (flags & TR_MSG_LOCAL);
 }

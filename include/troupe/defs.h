@@ -34,7 +34,9 @@ extern "C" {
 	X(EEXIST, 10, "already exists")                                      \
 	X(EBADMSG, 11, "malformed message payload")                          \
 	X(EAGAIN, 12, "try again")                                           \
-	X(ESYS, 13, "operating system error")
+	X(ESYS, 13, "operating system error")                                \
+	X(ENOENT, 14, "no such name, timer or reference")                    \
+	X(EDOWN, 15, "the called actor exited")
 
 enum tr_err {
 	TR_OK = 0,

@@ -31,7 +31,19 @@ typedef struct tr_ctx tr_ctx;
 /* Message flags. */
 enum tr_msg_flags {
 	TR_MSG_LOCAL = 1u << 0, /* payload is not portable: never leaves the node */
+	TR_MSG_REPLY = 1u << 1, /* a reply made by tr_reply; tr_msg_ref is the request's */
 };
+
+/*
+ * Tags of the messages troupe itself delivers.  EXIT: a linked actor
+ * exited while the receiver traps exits (from: who; tr_msg_reason: why).
+ * DOWN: a monitored actor exited (from: who; ref: the monitor's
+ * reference; tr_msg_reason: why).  CALL_TIMEOUT: an asynchronous call got
+ * no answer in time (ref: the call's reference).
+ */
+#define TR_TAG_EXIT (TR_TAG_SYSTEM + 1)
+#define TR_TAG_DOWN (TR_TAG_SYSTEM + 2)
+#define TR_TAG_CALL_TIMEOUT (TR_TAG_SYSTEM + 3)
 
 /* The largest payload one message may carry (64 MiB). */
 #define TR_MSG_MAX_LEN ((size_t) 64 << 20)
@@ -74,10 +86,11 @@ TR_API void tr_msg_set_ref(tr_msg *m, uint64_t ref);
 TR_API void tr_msg_set_flags(tr_msg *m, uint32_t flags);
 
 /*
- * tr_msg_free frees a message the caller owns (one from tr_msg_alloc that
- * was not sent).  Messages handed to an event actor's handler are owned by
- * the runtime and must not be freed.  NULL is ignored.
- * Thread: any.
+ * tr_msg_free frees a message the caller owns: one from tr_msg_alloc that
+ * was not sent, one returned by a receive, or a call's reply.  Messages
+ * handed to an event actor's handler are owned by the runtime and must not
+ * be freed.  NULL is ignored.
+ * Thread: actor, or any thread for a reply from tr_system_call.
  */
 TR_API void tr_msg_free(tr_msg *m);
 

@@ -101,6 +101,9 @@ typedef struct tr_system_config {
 	void *log_arg;
 	/* Least level logged; 0 is TR_LOG_ERROR only. */
 	tr_log_level log_level;
+	/* Stack size of a process (virtual; only touched pages are
+	 * resident); 0: 64 KiB. */
+	size_t stack_size;
 } tr_system_config;
 
 #define TR_SYSTEM_CONFIG_INIT { 0 }
@@ -168,10 +171,23 @@ typedef int (*tr_init_fn)(tr_ctx *cx, void *state);
 /* tr_state_free_fn destroys an actor's state when the actor ends. */
 typedef void (*tr_state_free_fn)(void *state);
 
+/* Spawn flags. */
+enum tr_spawn_flags {
+	TR_SPAWN_LINK = 1u << 0,      /* link to the calling actor, atomically */
+	TR_SPAWN_MONITOR = 1u << 1,   /* the calling actor monitors the new one */
+	TR_SPAWN_TRAP_EXIT = 1u << 2, /* the new actor starts trapping exits */
+	/* A plain thread will tr_wait for it: its exit is kept until then
+	 * (or until the system stops), even if it ends before tr_wait. */
+	TR_SPAWN_WAIT = 1u << 3,
+};
+
 /* Spawn options; all-zero (or a NULL pointer) means none. */
 typedef struct tr_spawn_opts {
-	tr_init_fn init;          /* run when the actor first gets a worker */
-	tr_state_free_fn state_free; /* run with state when the actor ends */
+	tr_init_fn init;          /* event actors: run when it first gets a worker */
+	tr_state_free_fn state_free; /* run with the state (or arg) when it ends */
+	unsigned flags;           /* TR_SPAWN_*; LINK and MONITOR need an actor caller */
+	uint64_t *monitor_ref;    /* TR_SPAWN_MONITOR: receives the reference */
+	size_t stack_size;        /* processes: 0 is the system's default */
 } tr_spawn_opts;
 
 /*
@@ -185,6 +201,29 @@ typedef struct tr_spawn_opts {
 TR_API int tr_spawn(tr_system *sys, tr_pid *pidp, tr_actor_fn fn, void *state,
     const tr_spawn_opts *opts);
 
+/* tr_process_fn is a process's body: sequential code on its own stack
+ * that may block in tr_receive.  The process ends normally when it returns. */
+typedef void (*tr_process_fn)(tr_ctx *cx, void *arg);
+
+/*
+ * tr_spawn_process creates a process running fn(cx, arg) on its own stack
+ * (opts->stack_size or the system default).  arg belongs to the process:
+ * opts->state_free runs on it when the process ends.  Errors as tr_spawn,
+ * and TR_ECONTEXT for TR_SPAWN_LINK or TR_SPAWN_MONITOR from a plain
+ * thread.
+ * Thread: any.
+ */
+TR_API int tr_spawn_process(tr_system *sys, tr_pid *pidp, tr_process_fn fn,
+    void *arg, const tr_spawn_opts *opts);
+
+/*
+ * tr_yield lets other actors run before the calling process goes on; a
+ * long loop in a process should call it now and then.  In an event actor
+ * it does nothing.
+ * Thread: actor.
+ */
+TR_API void tr_yield(tr_ctx *cx);
+
 /* tr_self returns the pid of the actor cx belongs to. Thread: actor. */
 TR_API tr_pid tr_self(tr_ctx *cx);
 
@@ -195,9 +234,26 @@ TR_API tr_system *tr_ctx_system(tr_ctx *cx);
  * tr_exit ends the calling actor with reason r (its text is copied).  In an
  * event actor it records r and returns TR_STOP, so a handler writes
  * `return tr_exit(cx, r);` and the actor ends when the handler returns.
+ * In a process it does not return.
  * Thread: actor.
  */
 TR_API int tr_exit(tr_ctx *cx, tr_reason r);
+
+/* TR_ASSERT ends the calling process with an error reason if cond is false. */
+#define TR_ASSERT(cx, cond)                                                 \
+	do {                                                                \
+		if (!(cond))                                                \
+			(void) tr_exit((cx),                                \
+			    tr_reason("assertion failed: " #cond));         \
+	} while (0)
+
+/* TR_CHECK is TR_ASSERT for an event actor's handler: it returns from it. */
+#define TR_CHECK(cx, cond)                                                  \
+	do {                                                                \
+		if (!(cond))                                                \
+			return tr_exit((cx),                                \
+			    tr_reason("check failed: " #cond));             \
+	} while (0)
 
 /*
  * tr_send copies len bytes of data into a new message with tag and queues
@@ -236,13 +292,213 @@ TR_API bool tr_is_alive(tr_system *sys, tr_pid pid);
 /*
  * tr_wait blocks the calling plain thread until the actor pid has exited
  * or timeout_ms passes (< 0: forever), and describes how it ended in *info
- * (may be NULL).  An actor already gone gives 0 and kind TR_REASON_NOPROC.
+ * (may be NULL).  For an actor spawned with TR_SPAWN_WAIT the real reason
+ * is given even if it ended before the call (once: the record is then
+ * released); any other actor already gone gives 0 and kind
+ * TR_REASON_NOPROC, as an Erlang monitor would.
  * Errors: TR_ETIMEDOUT, TR_ECONTEXT (called from a worker of sys),
  * TR_ENOMEM, TR_ENOTLOCAL.
  * Thread: any but sys's workers.
  */
 TR_API int tr_wait(tr_system *sys, tr_pid pid, int64_t timeout_ms,
     tr_exit_info *info);
+
+/* ------------------------------------------------------------- receive */
+
+/* TR_INFINITY: a timeout that never expires. */
+#define TR_INFINITY ((int64_t) -1)
+
+/* tr_match_fn tells whether a selective receive wants m. */
+typedef bool (*tr_match_fn)(const tr_msg *m, void *arg);
+
+/*
+ * tr_receive_match returns the oldest message for which match(m, arg) is
+ * true, blocking the calling process until one arrives or timeout_ms
+ * passes (0: just look; TR_INFINITY: no limit).  Messages that do not
+ * match stay queued, in order, for later receives; each is tested once
+ * per receive.  Returns NULL on timeout.  The caller owns the message
+ * (tr_msg_free).  In an event actor only a timeout of 0 is allowed (it
+ * never blocks); other timeouts return NULL at once.
+ * Thread: actor (blocking: process).
+ */
+TR_API tr_msg *tr_receive_match(tr_ctx *cx, tr_match_fn match, void *arg,
+    int64_t timeout_ms);
+
+/* tr_receive is tr_receive_match taking any message. Thread: actor. */
+TR_API tr_msg *tr_receive(tr_ctx *cx, int64_t timeout_ms);
+
+/* tr_receive_tag is tr_receive_match for one tag. Thread: actor. */
+TR_API tr_msg *tr_receive_tag(tr_ctx *cx, uint32_t tag, int64_t timeout_ms);
+
+/*
+ * tr_make_ref returns a reference unique within the system and marks the
+ * caller's mailbox, so that tr_receive_ref for it looks only at messages
+ * that came after the mark (Erlang's receive optimisation: a reply is
+ * found without rescanning a long mailbox).
+ * Thread: actor.
+ */
+TR_API uint64_t tr_make_ref(tr_ctx *cx);
+
+/* tr_receive_ref is tr_receive_match for messages with tr_msg_ref == ref. Thread: actor. */
+TR_API tr_msg *tr_receive_ref(tr_ctx *cx, uint64_t ref, int64_t timeout_ms);
+
+/* -------------------------------------------------------------- timers */
+
+/* tr_timer names a timer started by tr_send_after. */
+typedef struct tr_timer {
+	void *t_p;
+	uint64_t t_gen;
+} tr_timer;
+
+/*
+ * tr_send_after sends tag/data to pid after delay_ms (sent by the calling
+ * actor), unless the timer is cancelled first.  *timer (may be NULL) names
+ * it for tr_cancel_timer.  Timers have millisecond resolution.  Errors as
+ * tr_send, and TR_EINVAL for a negative delay.
+ * Thread: actor.
+ */
+TR_API int tr_send_after(tr_ctx *cx, tr_pid pid, int64_t delay_ms,
+    uint32_t tag, const void *data, size_t len, tr_timer *timer);
+
+/* tr_system_send_after is tr_send_after for a plain thread. Thread: any. */
+TR_API int tr_system_send_after(tr_system *sys, tr_pid pid, int64_t delay_ms,
+    uint32_t tag, const void *data, size_t len, tr_timer *timer);
+
+/*
+ * tr_cancel_timer stops a timer before it fires.  Returns 0 if it was
+ * cancelled (its message will never be sent), TR_ENOENT if it had fired or
+ * was cancelled already.  O(1).
+ * Thread: any.
+ */
+TR_API int tr_cancel_timer(tr_system *sys, tr_timer timer);
+
+/* ------------------------------------------------- links, monitors, exits */
+
+/*
+ * tr_link links the calling actor and pid: when one exits abnormally the
+ * other is sent an exit signal (see tr_trap_exit).  Linking to an actor
+ * that is gone sends the caller an exit signal with reason noproc.  Links
+ * are idempotent.  Errors: TR_EINVAL (nil pid, or self), TR_ENOMEM.
+ * Thread: actor.
+ */
+TR_API int tr_link(tr_ctx *cx, tr_pid pid);
+
+/* tr_unlink removes a link (no-op if none); an exit signal the link
+ * already sent is ignored. Thread: actor. */
+TR_API int tr_unlink(tr_ctx *cx, tr_pid pid);
+
+/*
+ * tr_monitor makes the calling actor receive one TR_TAG_DOWN message when
+ * pid exits (at once, with reason noproc, if it is gone), with *ref as its
+ * tr_msg_ref.  Errors: TR_EINVAL, TR_ENOMEM.
+ * Thread: actor.
+ */
+TR_API int tr_monitor(tr_ctx *cx, tr_pid pid, uint64_t *ref);
+
+/*
+ * tr_demonitor cancels monitor ref: no DOWN for it will be delivered from
+ * now on, even one already queued.  Returns TR_ENOENT if ref is no
+ * monitor of the caller's (or its DOWN was delivered).
+ * Thread: actor.
+ */
+TR_API int tr_demonitor(tr_ctx *cx, uint64_t ref);
+
+/*
+ * tr_trap_exit sets whether the calling actor traps exits, and returns the
+ * previous setting.  A trapping actor gets exit signals as TR_TAG_EXIT
+ * messages instead of dying from them; only reason kill cannot be trapped.
+ * Thread: actor.
+ */
+TR_API bool tr_trap_exit(tr_ctx *cx, bool on);
+
+/*
+ * tr_exit_pid sends pid an exit signal with reason r, as Erlang's
+ * exit/2: normal is ignored by a non-trapping actor (unless it is the
+ * caller itself), kill ends it with reason killed even if it traps, any
+ * other reason ends a non-trapping actor or reaches a trapping one as an
+ * EXIT message.  A gone pid is ignored.
+ * Thread: actor.
+ */
+TR_API int tr_exit_pid(tr_ctx *cx, tr_pid pid, tr_reason r);
+
+/* tr_system_exit_pid is tr_exit_pid for a plain thread (sender nil). Thread: any. */
+TR_API int tr_system_exit_pid(tr_system *sys, tr_pid pid, tr_reason r);
+
+/*
+ * tr_msg_reason decodes the reason carried by a TR_TAG_EXIT or TR_TAG_DOWN
+ * message into *info.  Returns TR_EINVAL for other messages, TR_EBADMSG
+ * if malformed.
+ * Thread: any.
+ */
+TR_API int tr_msg_reason(const tr_msg *m, tr_exit_info *info);
+
+/* --------------------------------------------------------------- names */
+
+/* TR_NAME_MAX is the longest name, in bytes. */
+#define TR_NAME_MAX 63
+
+/*
+ * tr_register gives pid the name; it is freed when pid exits.  Errors:
+ * TR_EINVAL (empty or longer than TR_NAME_MAX), TR_EEXIST (name taken, or
+ * pid already has a name), TR_ENOPROC (pid gone), TR_ENOMEM.
+ * Thread: any.
+ */
+TR_API int tr_register(tr_system *sys, const char *name, tr_pid pid);
+
+/* tr_unregister frees name; TR_ENOENT if it is not registered. Thread: any. */
+TR_API int tr_unregister(tr_system *sys, const char *name);
+
+/* tr_whereis stores the pid registered as name; TR_ENOENT if none. Thread: any. */
+TR_API int tr_whereis(tr_system *sys, const char *name, tr_pid *pid);
+
+/* tr_send_name sends to the actor registered as name; TR_ENOENT if none,
+ * else as tr_send. Thread: actor. */
+TR_API int tr_send_name(tr_ctx *cx, const char *name, uint32_t tag,
+    const void *data, size_t len);
+
+/* ------------------------------------------------------- request/reply */
+
+/*
+ * tr_call sends pid a request (tag/data, sent by the calling process with
+ * a fresh reference) and blocks the process until the reply made with
+ * tr_reply arrives, pid exits, or timeout_ms passes.  Returns 0 with the
+ * reply in *reply (owned by the caller), TR_EDOWN with pid's DOWN message
+ * in *reply (tr_msg_reason tells why; noproc if it was gone), or
+ * TR_ETIMEDOUT (*reply NULL; a reply that comes later is dropped, never
+ * left in the mailbox).  TR_ECONTEXT from an event actor (use
+ * tr_call_async).
+ * Thread: process.
+ */
+TR_API int tr_call(tr_ctx *cx, tr_pid pid, uint32_t tag, const void *data,
+    size_t len, int64_t timeout_ms, tr_msg **reply);
+
+/*
+ * tr_system_call is tr_call for a plain thread, which it blocks.  The
+ * reply may be freed with tr_msg_free on any thread.
+ * Thread: any but sys's workers.
+ */
+TR_API int tr_system_call(tr_system *sys, tr_pid pid, uint32_t tag,
+    const void *data, size_t len, int64_t timeout_ms, tr_msg **reply);
+
+/*
+ * tr_call_async sends a request and returns at once with its reference in
+ * *ref.  Exactly one message with tr_msg_ref == *ref then reaches the
+ * caller: the reply (flag TR_MSG_REPLY), pid's TR_TAG_DOWN if it exits
+ * first, or TR_TAG_CALL_TIMEOUT after timeout_ms.  A late reply is
+ * dropped.
+ * Thread: actor.
+ */
+TR_API int tr_call_async(tr_ctx *cx, tr_pid pid, uint32_t tag,
+    const void *data, size_t len, int64_t timeout_ms, uint64_t *ref);
+
+/*
+ * tr_reply answers request (a message received from a caller) with
+ * tag/data.  A request from a plain thread or a process is answered the
+ * same way.  Errors as tr_send; TR_EINVAL if request carries no reference.
+ * Thread: actor.
+ */
+TR_API int tr_reply(tr_ctx *cx, const tr_msg *request, uint32_t tag,
+    const void *data, size_t len);
 
 #ifdef __cplusplus
 }

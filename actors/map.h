@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/* Copyright 2026 The troupe authors */
+#ifndef TROUPE_ACTORS_MAP_H
+#define TROUPE_ACTORS_MAP_H
+
+/*
+ * tr__map: an open-addressing hash map from a nonzero 64-bit key to a
+ * small value (a pid and a pointer), linear probing with backward-shift
+ * deletion (no tombstones).  Owned by one thread; grows at 3/4 full.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <troupe/pid.h>
+
+typedef struct tr__mapent {
+	uint64_t me_key; /* 0: empty */
+	tr_pid me_pid;
+	uint32_t me_aux;
+	void *me_ptr;
+	uint64_t me_val;
+} tr__mapent;
+
+typedef struct tr__map {
+	tr__mapent *m_ents;
+	uint32_t m_cap; /* power of two, or 0 */
+	uint32_t m_len;
+} tr__map;
+
+/* tr__map_get returns the entry for key, or NULL. */
+tr__mapent *tr__map_get(const tr__map *m, uint64_t key);
+
+/* tr__map_put returns the entry for key, made (zeroed but for the key)
+ * if new (*isnew says which); NULL on ENOMEM. Entry pointers die at the
+ * next put or del. */
+tr__mapent *tr__map_put(tr__map *m, uint64_t key, bool *isnew);
+
+/* tr__map_del removes key; false if absent.  If out is not NULL the
+ * removed entry is copied there. */
+bool tr__map_del(tr__map *m, uint64_t key, tr__mapent *out);
+
+/* tr__map_fini frees the table. */
+void tr__map_fini(tr__map *m);
+
+/* tr__map_next iterates: start with *i = 0; NULL at the end.  The map
+ * must not change during the walk. */
+tr__mapent *tr__map_next(const tr__map *m, uint32_t *i);
+
+/* tr__pid_key packs a pid into a nonzero key (local pids: exact). */
+static inline uint64_t
+tr__pid_key(tr_pid p)
+{
+	return (((uint64_t) p.slot << 32) | p.gen) ^ ((uint64_t) p.node << 1) ^
+	    ((uint64_t) 1 << 63);
+}
+
+#endif /* TROUPE_ACTORS_MAP_H */

@@ -1,0 +1,430 @@
+/* SPDX-License-Identifier: MIT */
+/* Copyright 2026 The troupe authors */
+
+/*
+ * Design notes: processes.
+ *
+ * A process is an actor whose code runs on its own stack.  The worker
+ * switches to it (tr__ctx_switch) and it runs until it blocks in receive,
+ * yields, or ends; then it switches back and the worker looks at why.
+ *
+ * Blocking uses the mailbox's idle bit like an event actor's turn: the
+ * process has moved every queued message to its inner queue and found no
+ * match, so it switches out BLOCKED and the worker sets the idle bit; the
+ * next push schedules it again and it goes on where it stopped, testing
+ * only the messages that came since (each message is tested once per
+ * receive).  A receive timeout is a timer that posts a RECV_TMO message,
+ * numbered by receive, to the process itself.
+ *
+ * Fairness: after `budget` receives that did not block a process yields.
+ *
+ * Sanitizers: the switches tell ASan and TSan about the stack change
+ * (fiber annotations); see san_* below.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "actors/actors_int.h"
+#include "actors/ctx.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TR_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TR_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define TR_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TR_TSAN 1
+#endif
+#endif
+#ifdef TR_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef TR_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+/* --------------------------------------------------- switching */
+
+/* to_proc switches from worker w to process p. */
+static void
+to_proc(tr__worker *w, tr__proc *p)
+{
+#ifdef TR_ASAN
+	__sanitizer_start_switch_fiber(&w->w_asan_fake, p->p_stack->lo,
+	    (size_t) (p->p_stack->hi - p->p_stack->lo));
+#endif
+#ifdef TR_TSAN
+	__tsan_switch_to_fiber(p->p_tsan, 0);
+#endif
+	tr__ctx_switch(&w->w_sched_sp, p->p_sp);
+#ifdef TR_ASAN
+	__sanitizer_finish_switch_fiber(w->w_asan_fake, NULL, NULL);
+#endif
+}
+
+/* after_switch_in runs first thing on the process's stack after a switch. */
+static inline void
+after_switch_in(tr__proc *p, tr__worker *w)
+{
+#ifdef TR_ASAN
+	__sanitizer_finish_switch_fiber(p->p_asan_fake, &w->w_asan_bottom,
+	    &w->w_asan_size);
+#else
+	(void) p;
+	(void) w;
+#endif
+}
+
+/* to_worker switches from process p back to its worker; `last` when p
+ * will never run again.  Returns when p is resumed. */
+static void
+to_worker(tr__proc *p, bool last)
+{
+	tr__worker *w = p->p_cx.cx_w;
+#ifdef TR_ASAN
+	__sanitizer_start_switch_fiber(last ? NULL : &p->p_asan_fake,
+	    w->w_asan_bottom, w->w_asan_size);
+#else
+	(void) last;
+#endif
+#ifdef TR_TSAN
+	__tsan_switch_to_fiber(w->w_tsan, 0);
+#endif
+	tr__ctx_switch(&p->p_sp, w->w_sched_sp);
+	after_switch_in(p, p->p_cx.cx_w);
+}
+
+static void
+entry(void *arg)
+{
+	tr__actor *a = arg;
+	tr__proc *p = a->a_proc;
+	after_switch_in(p, p->p_cx.cx_w);
+	p->p_fn(&p->p_cx, a->a_state);
+	tr__proc_exit(&p->p_cx);
+}
+
+void
+tr__proc_exit(tr_ctx *cx)
+{
+	tr__proc *p = cx->cx_proc;
+	p->p_state = TR__P_EXITED;
+	to_worker(p, true);
+	abort(); /* unreachable: an exited process is never resumed */
+}
+
+void
+tr__proc_worker_init(tr__worker *w)
+{
+#ifdef TR_TSAN
+	w->w_tsan = __tsan_get_current_fiber();
+#else
+	(void) w;
+#endif
+}
+
+/* ------------------------------------------------------ make, free */
+
+static tr__stack_pool *
+stacks(tr_system *sys)
+{
+	pthread_mutex_lock(&sys->s_ext_mx);
+	if (sys->s_stacks == NULL)
+		sys->s_stacks = tr__stack_pool_alloc(sys->s_cfg.stack_size, 0);
+	tr__stack_pool *sp = sys->s_stacks;
+	pthread_mutex_unlock(&sys->s_ext_mx);
+	return sp;
+}
+
+int
+tr__proc_make(tr_system *sys, tr__actor *a, tr_process_fn fn, size_t stack_size)
+{
+	tr__stack_pool *sp = stacks(sys);
+	if (sp == NULL)
+		return TR_ENOMEM;
+	if (stack_size != 0 && stack_size != tr__stack_size(sp))
+		return TR_EINVAL; /* one stack size per system for now */
+	tr__proc *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return TR_ENOMEM;
+	p->p_stack = tr__stack_get(sp);
+	if (p->p_stack == NULL) {
+		free(p);
+		return TR_ENOMEM;
+	}
+#ifdef TR_TSAN
+	p->p_tsan = __tsan_create_fiber(0);
+#endif
+	p->p_fn = fn;
+	p->p_cx.cx_self = a;
+	p->p_cx.cx_proc = p;
+	p->p_sp = tr__ctx_make(p->p_stack->hi, entry, a);
+	a->a_proc = p;
+	return 0;
+}
+
+void
+tr__proc_free(tr_system *sys, tr__actor *a)
+{
+	tr__proc *p = a->a_proc;
+	if (p == NULL)
+		return;
+#ifdef TR_TSAN
+	__tsan_destroy_fiber(p->p_tsan);
+#endif
+	tr__stack_put(sys->s_stacks, p->p_stack);
+	free(p);
+	a->a_proc = NULL;
+}
+
+/* ----------------------------------------------------------- turn */
+
+void
+tr__proc_run(tr__worker *w, tr__actor *a)
+{
+	tr__proc *p = a->a_proc;
+	p->p_cx.cx_w = w;
+	p->p_state = TR__P_RUNNING;
+	to_proc(w, p);
+	if (!tr__stack_check(p->p_stack)) {
+		/* The canary below an unguarded stack is gone: the process
+		 * overflowed.  End it; what it overwrote cannot be known. */
+		tr__finish(w->w_sys, w, &w->w_pool, a, TR_REASON_ERROR,
+		    "stack overflow");
+		return;
+	}
+	switch (p->p_state) {
+	case TR__P_EXITED: {
+		tr_reason_kind kind;
+		char buf[TR_REASON_TEXT_MAX];
+		const char *text = tr__exit_reason(&p->p_cx, TR_STOP, &kind, buf,
+		    sizeof(buf));
+		tr__finish(w->w_sys, w, &w->w_pool, a, kind, text);
+		return;
+	}
+	case TR__P_BLOCKED:
+		if (tr__mpsc_mark_empty(&a->a_mbox)) {
+			if (!tr__lane_pending(&a->a_sig) || !tr__mpsc_claim(&a->a_mbox))
+				return;
+		}
+		tr__sched_push(w, a);
+		return;
+	default: /* yielded */
+		tr__sched_push(w, a);
+		return;
+	}
+}
+
+/* suspend switches out with state st and returns when resumed. */
+static void
+suspend(tr__proc *p, int st)
+{
+	p->p_state = st;
+	to_worker(p, false);
+	p->p_state = TR__P_RUNNING;
+}
+
+void
+tr_yield(tr_ctx *cx)
+{
+	if (cx->cx_proc != NULL)
+		suspend(cx->cx_proc, TR__P_YIELDED);
+}
+
+/* --------------------------------------------------------- receive */
+
+uint64_t
+tr_make_ref(tr_ctx *cx)
+{
+	uint64_t ref = tr__new_ref(cx->cx_w->w_sys);
+	tr__proc *p = cx->cx_proc;
+	if (p != NULL) {
+		p->p_mark = cx->cx_self->a_in_tail;
+		p->p_mark_ref = ref;
+		p->p_mark_set = true;
+	}
+	return ref;
+}
+
+/* pull_one takes one message off the mailbox into the inner queue and
+ * returns it, or NULL if none; *dead is set if a signal killed us. */
+static tr_msg *
+pull_one(tr__worker *w, tr_ctx *cx, tr__actor *a, bool *dead)
+{
+	uint32_t gen = atomic_load_explicit(&a->a_gen, memory_order_relaxed);
+	for (;;) {
+		tr__node *nd = tr__mpsc_pop(&a->a_mbox);
+		if (nd == NULL)
+			return NULL;
+		tr_msg *m = (tr_msg *) nd;
+		if (m->m_to_gen != gen) {
+			tr__count(&w->w_dead);
+			tr__msg_delete(&w->w_pool, m);
+			continue;
+		}
+		if (m->m_tag >= TR_TAG_SYSTEM || (m->m_flags & TR_MSG_REPLY)) {
+			int r = tr__sysmsg(w, cx, a, m);
+			if (r != TR__DELIVER) {
+				tr__msg_delete(&w->w_pool, m);
+				if (r == TR__DIE) {
+					*dead = true;
+					return NULL;
+				}
+				continue;
+			}
+		}
+		tr__inner_push(a, m);
+		return m;
+	}
+}
+
+/* signals handles lane signals and urgent exits; true if we must die. */
+static bool
+signals(tr__worker *w, tr_ctx *cx, tr__actor *a)
+{
+	if (atomic_load_explicit(&a->a_sig.l_top, memory_order_relaxed) != 0)
+		tr__run_lane(w, a);
+	if (atomic_load_explicit(&a->a_xflags, memory_order_relaxed) & TR__X_URGENT) {
+		atomic_fetch_and_explicit(&a->a_xflags, ~(uint32_t) TR__X_URGENT,
+		    memory_order_acquire);
+		if (tr__pull(w, cx, a) == TR__DIE)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * receive is every receive: scan the inner queue from `from` (NULL: its
+ * head; else the message after it), then new arrivals.
+ */
+static tr_msg *
+receive(tr_ctx *cx, tr_match_fn match, void *arg, int64_t timeout_ms,
+    tr_msg *from, bool use_from)
+{
+	tr__actor *a = cx->cx_self;
+	tr__proc *p = cx->cx_proc;
+	tr_system *sys = cx->cx_w->w_sys;
+	bool dead = false;
+	bool timer_set = false;
+	tr_timer timer = { NULL, 0 };
+	if (p != NULL && ++p->p_reds >= sys->s_cfg.budget) {
+		p->p_reds = 0;
+		suspend(p, TR__P_YIELDED);
+	}
+	if (signals(cx->cx_w, cx, a)) {
+		dead = true;
+		goto died;
+	}
+	tr_msg *prev = use_from ? from : NULL, *m;
+	if (p != NULL) {
+		p->p_recv_seq++;
+		p->p_timed_out = false;
+	}
+	for (;;) {
+		/* Test what is queued after prev (each message once), then
+		 * take one more off the mailbox, and again. */
+		m = prev != NULL ? tr__inner_next(prev) : a->a_in_head;
+		for (; m != NULL; prev = m, m = tr__inner_next(m)) {
+			if (match == NULL || match(m, arg)) {
+				tr__inner_remove(a, prev, m);
+				goto found;
+			}
+		}
+		tr__worker *w = cx->cx_w; /* a process may move between workers */
+		if (pull_one(w, cx, a, &dead) != NULL)
+			continue;
+		if (dead)
+			goto died;
+		if (timeout_ms == 0 || p == NULL || p->p_timed_out)
+			break;
+		if (timeout_ms > 0 && !timer_set) {
+			tr_msg *t = tr__msg_new(&w->w_pool, 0);
+			if (t == NULL)
+				break; /* out of memory: time out at once */
+			t->m_from = tr__pid_of(a);
+			t->m_tag = TR__TAG_RECV_TMO;
+			t->m_flags = 0;
+			t->m_ref = p->p_recv_seq;
+			if (tr__timer_start(sys, w, tr__pid_of(a), timeout_ms, t, &timer) != 0) {
+				tr__msg_delete(&w->w_pool, t);
+				break;
+			}
+			timer_set = true;
+		}
+		suspend(p, TR__P_BLOCKED);
+		if (signals(cx->cx_w, cx, a)) {
+			dead = true;
+			goto died;
+		}
+	}
+	if (timer_set)
+		(void) tr_cancel_timer(sys, timer);
+	return NULL;
+found:
+	if (timer_set)
+		(void) tr_cancel_timer(sys, timer);
+	return m;
+died:
+	if (p != NULL) {
+		if (timer_set)
+			(void) tr_cancel_timer(sys, timer);
+		tr__proc_exit(cx);
+	}
+	/* An event actor polling: it dies when its handler returns. */
+	cx->cx_die = true;
+	return NULL;
+}
+
+tr_msg *
+tr_receive_match(tr_ctx *cx, tr_match_fn match, void *arg, int64_t timeout_ms)
+{
+	return receive(cx, match, arg, timeout_ms, NULL, false);
+}
+
+tr_msg *
+tr_receive(tr_ctx *cx, int64_t timeout_ms)
+{
+	return receive(cx, NULL, NULL, timeout_ms, NULL, false);
+}
+
+static bool
+match_tag(const tr_msg *m, void *arg)
+{
+	return m->m_tag == *(uint32_t *) arg;
+}
+
+tr_msg *
+tr_receive_tag(tr_ctx *cx, uint32_t tag, int64_t timeout_ms)
+{
+	return receive(cx, match_tag, &tag, timeout_ms, NULL, false);
+}
+
+static bool
+match_ref(const tr_msg *m, void *arg)
+{
+	return m->m_ref == *(uint64_t *) arg;
+}
+
+tr_msg *
+tr_receive_ref(tr_ctx *cx, uint64_t ref, int64_t timeout_ms)
+{
+	tr__proc *p = cx->cx_proc;
+	tr_msg *m;
+	if (p != NULL && p->p_mark_set && p->p_mark_ref == ref) {
+		/* Messages queued before the reference was made cannot
+		 * carry it: start after the mark. */
+		m = receive(cx, match_ref, &ref, timeout_ms, p->p_mark,
+		    p->p_mark != NULL);
+		if (m != NULL || timeout_ms != 0)
+			p->p_mark_set = false;
+	} else {
+		m = receive(cx, match_ref, &ref, timeout_ms, NULL, false);
+	}
+	return m;
+}
