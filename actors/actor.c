@@ -290,7 +290,7 @@ tr_send(tr_ctx *cx, tr_pid pid, uint32_t tag, const void *data, size_t len)
 	m->m_flags = 0;
 	m->m_ref = 0;
 	if (len > 0)
-		memcpy(m->m_data, data, len);
+		tr__copy(m->m_data, data, len);
 	deliver(sys, w, a, m);
 	return 0;
 }
@@ -347,7 +347,7 @@ tr_system_send(tr_system *sys, tr_pid pid, uint32_t tag, const void *data,
 	m->m_flags = 0;
 	m->m_ref = 0;
 	if (len > 0)
-		memcpy(m->m_data, data, len);
+		tr__copy(m->m_data, data, len);
 	if (tr__mpsc_push(&a->a_mbox, &m->m_node))
 		tr__actor_schedule(sys, a);
 	return 0;
@@ -468,7 +468,7 @@ tr__post(tr_system *sys, tr__pool *p, tr_pid from, tr_pid to, uint32_t tag,
 	m->m_flags = flags;
 	m->m_ref = ref;
 	if (len > 0)
-		memcpy(m->m_data, data, len);
+		tr__copy(m->m_data, data, len);
 	tr__post_msg(sys, p, to, m);
 	return 0;
 }

@@ -342,7 +342,7 @@ make(tr_system *sys, tr__pool *p, tr_pid from, uint32_t tag, const void *data,
 	m->m_flags = 0;
 	m->m_ref = 0;
 	if (len > 0)
-		memcpy(m->m_data, data, len);
+		tr__copy(m->m_data, data, len);
 	return m;
 }
 

@@ -84,13 +84,101 @@ void tr__pool_fini(tr__pool *p);
  * that were finalized and through g's shared pool. */
 int64_t tr__pool_global_live(tr__pool_global *g);
 
-/* tr__msg_new allocates a message with a len-byte payload from p, the
+/* A free block's first words (the rest of it is poisoned under ASan). */
+struct tr__fblock {
+	struct tr__fblock *next;      /* next block of the batch/list */
+	struct tr__fblock *nextbatch; /* next batch (global pool only) */
+};
+
+/* Out-of-line halves of tr__msg_new and tr__msg_delete (pool.c). */
+tr_msg *tr__msg_new_slow(tr__pool *p, size_t len);
+void tr__msg_delete_slow(tr__pool *p, tr_msg *m);
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TR__POOL_INLINE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TR__POOL_INLINE 0
+#endif
+#endif
+#ifndef TR__POOL_INLINE
+#define TR__POOL_INLINE 1
+#endif
+
+static inline void
+tr__pool_count(tr__pool *p, int64_t d)
+{
+	/* Owner-only: a plain load and store, relaxed for readers. */
+	atomic_store_explicit(&p->p_live,
+	    atomic_load_explicit(&p->p_live, memory_order_relaxed) + d,
+	    memory_order_relaxed);
+}
+
+/*
+ * tr__msg_new allocates a message with a len-byte payload from p, the
  * calling thread's pool.  Header fields other than m_class and m_len are
- * left for the caller.  NULL on ENOMEM. */
-tr_msg *tr__msg_new(tr__pool *p, size_t len);
+ * left for the caller.  NULL on ENOMEM.  The common case (a 64-byte block
+ * from a non-empty list) is inline.
+ */
+static inline tr_msg *
+tr__msg_new(tr__pool *p, size_t len)
+{
+	struct tr__fblock *b = p->p_free[0];
+	if (TR__POOL_INLINE && len <= 64 - sizeof(tr_msg) && b != NULL) {
+		p->p_free[0] = b->next;
+		p->p_count[0]--;
+		tr__pool_count(p, 1);
+		tr_msg *m = (tr_msg *) (void *) b;
+		m->m_class = 0;
+		m->m_len = (uint32_t) len;
+		return m;
+	}
+	return tr__msg_new_slow(p, len);
+}
 
 /* tr__msg_delete returns m, from any pool, to p. */
-void tr__msg_delete(tr__pool *p, tr_msg *m);
+static inline void
+tr__msg_delete(tr__pool *p, tr_msg *m)
+{
+	if (TR__POOL_INLINE && m->m_class == 0 &&
+	    p->p_count[0] < 2 * TR__POOL_BATCH) {
+		struct tr__fblock *b = (struct tr__fblock *) (void *) m;
+		b->next = p->p_free[0];
+		p->p_free[0] = b;
+		p->p_count[0]++;
+		tr__pool_count(p, -1);
+		return;
+	}
+	tr__msg_delete_slow(p, m);
+}
+
+/* tr__copy copies a payload; short ones without a call. */
+static inline void
+tr__copy(void *dst, const void *src, size_t len)
+{
+	if (len <= 16) {
+		unsigned char *d = dst;
+		const unsigned char *s = src;
+		if (len >= 8) {
+			uint64_t a, b;
+			__builtin_memcpy(&a, s, 8);
+			__builtin_memcpy(&b, s + len - 8, 8);
+			__builtin_memcpy(d, &a, 8);
+			__builtin_memcpy(d + len - 8, &b, 8);
+		} else if (len >= 4) {
+			uint32_t a, b;
+			__builtin_memcpy(&a, s, 4);
+			__builtin_memcpy(&b, s + len - 4, 4);
+			__builtin_memcpy(d, &a, 4);
+			__builtin_memcpy(d + len - 4, &b, 4);
+		} else {
+			for (size_t i = 0; i < len; i++)
+				d[i] = s[i];
+		}
+		return;
+	}
+	__builtin_memcpy(dst, src, len);
+}
 
 /* tr__msg_new_shared and tr__msg_delete_shared are the same for threads
  * without a pool of their own: they use g's shared pool under its lock. */

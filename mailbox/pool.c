@@ -39,11 +39,6 @@
 #define FB_HDR sizeof(struct tr__fblock)
 #define SLAB_MIN ((size_t) 64 << 10)
 
-struct tr__fblock {
-	struct tr__fblock *next;      /* next block of the batch/list */
-	struct tr__fblock *nextbatch; /* next batch (global pool only) */
-};
-
 struct tr__pool_global {
 	pthread_mutex_t g_mx;
 	struct tr__fblock *g_batches[TR__POOL_CLASSES];
@@ -223,7 +218,7 @@ free_block(tr__pool *p, tr_msg *m, unsigned c)
 }
 
 tr_msg *
-tr__msg_new(tr__pool *p, size_t len)
+tr__msg_new_slow(tr__pool *p, size_t len)
 {
 	size_t size = sizeof(tr_msg) + len;
 	unsigned c = class_of(size);
@@ -238,22 +233,18 @@ tr__msg_new(tr__pool *p, size_t len)
 		return NULL;
 	m->m_class = (uint8_t) c;
 	m->m_len = (uint32_t) len;
-	atomic_store_explicit(&p->p_live,
-	    atomic_load_explicit(&p->p_live, memory_order_relaxed) + 1,
-	    memory_order_relaxed);
+	tr__pool_count(p, 1);
 	return m;
 }
 
 void
-tr__msg_delete(tr__pool *p, tr_msg *m)
+tr__msg_delete_slow(tr__pool *p, tr_msg *m)
 {
 	if (m->m_class == TR__POOL_BIG)
 		free(m);
 	else
 		free_block(p, m, m->m_class);
-	atomic_store_explicit(&p->p_live,
-	    atomic_load_explicit(&p->p_live, memory_order_relaxed) - 1,
-	    memory_order_relaxed);
+	tr__pool_count(p, -1);
 }
 
 tr_msg *
