@@ -39,7 +39,9 @@ void *tr__ctx_make(void *top, void (*entry)(void *), void *arg);
  * so that an idle stack costs the pages it touched, usually one.  While
  * the process's map count allows it (vm.max_map_count, 65,530 by default:
  * a guard page splits a mapping), a PROT_NONE guard page sits below lo; a
- * stack without one has a canary word at lo that tr__stack_check reads.
+ * stack without one keeps its lowest 64 bytes unused and all zero (a page
+ * never touched reads as zero, so the canary costs no memory), and
+ * tr__stack_check reads them.  See docs/decisions/0013-process-stacks.md.
  */
 typedef struct tr__stack {
 	char *lo;
@@ -65,8 +67,9 @@ void tr__stack_pool_free(tr__stack_pool *sp);
 tr__stack *tr__stack_get(tr__stack_pool *sp);
 
 /*
- * tr__stack_put returns a stack.  Pages it touched are given back to the
- * OS (MADV_DONTNEED) beyond the first, so a reused stack stays small.
+ * tr__stack_put returns a stack.  A stack that went deeper than its top
+ * page gives the pages below back to the OS (MADV_DONTNEED), except that
+ * up to 64 such stacks are kept as they are for quick reuse; see stack.c.
  * Thread: any.
  */
 void tr__stack_put(tr__stack_pool *sp, tr__stack *s);

@@ -1,0 +1,433 @@
+/* SPDX-License-Identifier: MIT */
+/* Copyright 2026 The troupe authors */
+
+/*
+ * Design notes: process stacks (the reasons and the measurements are in
+ * docs/decisions/0013-process-stacks.md).
+ *
+ * Slots.  Stacks are carved from regions, each one anonymous private
+ * mapping (MAP_NORESERVE: a million 64 KiB stacks reserve no swap;
+ * MADV_NOHUGEPAGE: where transparent huge pages are "always", a first
+ * touch would otherwise fault in 2 MiB spanning some thirty stacks).
+ * A region holds 64 slots, then twice as many as the previous region, up
+ * to 1024, so a million stacks take about a thousand mappings.  A slot is
+ * one page followed by the stack [lo, hi):
+ *
+ *	| gap page | lo ............................ hi |
+ *	            ^ canary (unguarded)  watermark ^   ^ first frame
+ *
+ * Guards.  While the guard budget lasts, the gap page of a newly carved
+ * slot is made PROT_NONE, and overflowing the stack faults there.  Each
+ * guard splits its region's mapping, two map entries per guarded stack,
+ * and a process may have only vm.max_map_count entries (65,530 by default)
+ * before mmap, mprotect and malloc fail.  The default budget is a quarter
+ * of the entries still free when the pool is made, i.e. guards may use
+ * half of what is left: ~16 k guarded stacks on a default Linux.  If
+ * mprotect fails anyway, guarding stops.  Stacks carved later have no
+ * guard: their gap page is an unprotected red zone, so a small overflow
+ * lands in the stack's own gap rather than in a neighbour.
+ *
+ * Canary.  An unguarded stack's canary is its lowest CANARY_BYTES, which
+ * must read as zero.  A written magic word would make the lowest page of
+ * every unguarded stack resident, doubling the memory of an idle process;
+ * an untouched anonymous page reads as zeros without being allocated (the
+ * shared zero page), and every frame that overflows into it writes return
+ * addresses and saved registers, which are not zero.  The stack pool keeps
+ * the canary zero: a stack whose canary was hit is given back to the OS
+ * when it is put back, which zeroes it.
+ *
+ * Putting back.  MADV_DONTNEED of everything below the top page (a
+ * "trim") gives the pages back to the OS, but it is a system call, and
+ * with several threads a TLB shootdown when pages are dropped; the next
+ * process to get the stack then faults them in again.  Measured here: a
+ * get+put cycle of a stack that used three pages costs 71 ns untrimmed
+ * and 6.5 us trimmed (23 us with two threads at it).  So:
+ *  - a stack that stayed in its top page is not trimmed.  The watermark,
+ *    the lowest WATERMARK_BYTES of the top page, tells: a stack that went
+ *    deeper has almost surely written over it.  "Almost": a frame with a
+ *    large array it never wrote could span it, so every FORCE_EVERY-th
+ *    put trims anyway, which bounds what such a stack keeps;
+ *  - a stack that went deeper ("dirty") is kept as it is while fewer than
+ *    DIRTY_MAX dirty stacks wait in the free list, else trimmed.  Under
+ *    steady spawn and exit the same few warm stacks go round untrimmed;
+ *    when many processes end at once, all but DIRTY_MAX are trimmed, so
+ *    the extra memory is at most DIRTY_MAX * (stack size - one page);
+ *  - a stack whose canary was hit is always trimmed, which zeroes it.
+ *
+ * Locking.  One mutex guards the free list (LIFO, so the warmest stack is
+ * reused first), the carve cursor and the guard budget.  System calls
+ * (mprotect of a guard, madvise) are made outside it, except for mapping
+ * a new region.
+ */
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE, MADV_NOHUGEPAGE */
+#endif
+
+#include <assert.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pthread.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "actors/ctx.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TR_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TR_ASAN 1
+#endif
+#endif
+#ifdef TR_ASAN
+#include <sanitizer/asan_interface.h>
+#define NO_ASAN __attribute__((no_sanitize_address))
+#else
+#define NO_ASAN
+#endif
+
+#ifndef MAP_NORESERVE
+#define MAP_NORESERVE 0
+#endif
+
+#define MIN_STACK ((size_t) 8 << 10)
+#define MAX_STACK ((size_t) 1 << 30)
+#define REGION_MIN 64
+#define REGION_MAX 1024
+#define CANARY_BYTES 64
+#define WATERMARK_BYTES 64
+#define WATERMARK 0x7472737461636b21ull /* "trstack!" */
+/* FORCE_EVERY may be set at build time to measure the policy. */
+#ifndef FORCE_EVERY
+#define FORCE_EVERY 16
+#endif
+#define DIRTY_MAX 64
+/* Guards when vm.max_map_count cannot be read (not Linux). */
+#define GUARDS_UNKNOWN 4096
+
+typedef struct region {
+	struct region *r_next;
+	char *r_base;
+	size_t r_len;
+	size_t r_nslots;
+	size_t r_carved;   /* slots handed out so far (under sp_mx) */
+	tr__stack *r_desc; /* one descriptor per slot */
+} region;
+
+struct tr__stack_pool {
+	pthread_mutex_t sp_mx;
+	size_t sp_page;
+	size_t sp_size;   /* usable bytes: hi - lo */
+	size_t sp_slot;   /* gap page + stack */
+	size_t sp_guards; /* guards still allowed (under sp_mx) */
+	tr__stack *sp_free;
+	region *sp_regions; /* newest first: carving happens in the head */
+	size_t sp_nregions;
+	size_t sp_live; /* stacks handed out (under sp_mx) */
+	/* Puts since the pool was made; relaxed: it only spreads the
+	 * forced trims over puts, nothing is ordered by it. */
+	atomic_uint sp_puts;
+	/* Dirty stacks in the free list; relaxed: a soft bound (it may
+	 * pass DIRTY_MAX by the number of threads putting at once), and
+	 * the stacks themselves travel under sp_mx. */
+	atomic_uint sp_dirty;
+};
+
+/* ---------------------------------------------------------- map budget */
+
+/* Reads a small decimal number from a file; -1 if it cannot. */
+static long
+read_long(const char *path)
+{
+	char buf[64];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	char *end;
+	long v = strtol(buf, &end, 10);
+	return end == buf ? -1 : v;
+}
+
+/* Counts this process's memory maps (lines of /proc/self/maps); -1 if it
+ * cannot. */
+static long
+count_maps(void)
+{
+	char buf[16384];
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	long lines = 0;
+	ssize_t n;
+	/* Bounded: the file is finite and read() ends it with 0. */
+	while ((n = read(fd, buf, sizeof buf)) > 0) {
+		for (ssize_t i = 0; i < n; i++)
+			lines += buf[i] == '\n';
+	}
+	close(fd);
+	return n < 0 ? -1 : lines;
+}
+
+static size_t
+default_guards(void)
+{
+	long max = read_long("/proc/sys/vm/max_map_count");
+	if (max <= 0)
+		return GUARDS_UNKNOWN;
+	long cur = count_maps();
+	if (cur < 0)
+		cur = 0;
+	if (cur >= max)
+		return 0;
+	/* Half of the free entries for guards, two entries per guard. */
+	return (size_t) (max - cur) / 4;
+}
+
+/* -------------------------------------------------------------- slots */
+
+static void
+watermark_set(tr__stack *s, size_t page)
+{
+	uint64_t *w = (uint64_t *) (void *) (s->hi - page);
+	for (size_t i = 0; i < WATERMARK_BYTES / sizeof *w; i++)
+		w[i] = WATERMARK;
+}
+
+static bool
+watermark_ok(const tr__stack *s, size_t page)
+{
+	const uint64_t *w = (const uint64_t *) (const void *) (s->hi - page);
+	uint64_t bad = 0;
+	for (size_t i = 0; i < WATERMARK_BYTES / sizeof *w; i++)
+		bad |= w[i] ^ WATERMARK;
+	return bad == 0;
+}
+
+/* Maps a new region and makes it the head; under sp_mx. */
+static region *
+region_new(tr__stack_pool *sp)
+{
+	size_t n = (size_t) REGION_MIN
+	    << (sp->sp_nregions < 5 ? sp->sp_nregions : 4);
+	if (n > REGION_MAX)
+		n = REGION_MAX;
+	region *r = calloc(1, sizeof *r);
+	tr__stack *desc = calloc(n, sizeof *desc);
+	if (r == NULL || desc == NULL)
+		goto fail;
+	size_t len = n * sp->sp_slot;
+	void *base = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED)
+		goto fail;
+#ifdef MADV_NOHUGEPAGE
+	(void) madvise(base, len, MADV_NOHUGEPAGE); /* advice: may fail */
+#endif
+	r->r_base = base;
+	r->r_len = len;
+	r->r_nslots = n;
+	r->r_desc = desc;
+	r->r_next = sp->sp_regions;
+	sp->sp_regions = r;
+	sp->sp_nregions++;
+	return r;
+fail:
+	free(desc);
+	free(r);
+	return NULL;
+}
+
+/* Takes the next never-used slot, mapping a region if needed; under
+ * sp_mx.  *guard tells whether the caller should protect its gap page. */
+static tr__stack *
+carve(tr__stack_pool *sp, bool *guard)
+{
+	region *r = sp->sp_regions;
+	if (r == NULL || r->r_carved == r->r_nslots) {
+		r = region_new(sp);
+		if (r == NULL)
+			return NULL;
+	}
+	size_t i = r->r_carved++;
+	tr__stack *s = &r->r_desc[i];
+	s->lo = r->r_base + i * sp->sp_slot + sp->sp_page;
+	s->hi = s->lo + sp->sp_size;
+	s->guarded = false;
+	s->next = NULL;
+	*guard = sp->sp_guards > 0;
+	if (*guard)
+		sp->sp_guards--;
+	return s;
+}
+
+/* ---------------------------------------------------------------- pool */
+
+tr__stack_pool *
+tr__stack_pool_alloc(size_t stack_size, size_t max_guards)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t page = pg > 0 ? (size_t) pg : 4096;
+	if (stack_size > MAX_STACK)
+		return NULL;
+	if (stack_size < MIN_STACK)
+		stack_size = MIN_STACK;
+	size_t size = (stack_size + page - 1) & ~(page - 1);
+
+	tr__stack_pool *sp = calloc(1, sizeof *sp);
+	if (sp == NULL)
+		return NULL;
+	if (pthread_mutex_init(&sp->sp_mx, NULL) != 0) {
+		free(sp);
+		return NULL;
+	}
+	sp->sp_page = page;
+	sp->sp_size = size;
+	sp->sp_slot = page + size;
+	sp->sp_guards = max_guards != 0 ? max_guards : default_guards();
+	atomic_init(&sp->sp_puts, 0);
+	atomic_init(&sp->sp_dirty, 0);
+	return sp;
+}
+
+void
+tr__stack_pool_free(tr__stack_pool *sp)
+{
+	if (sp == NULL)
+		return;
+	assert(sp->sp_live == 0);
+	region *r = sp->sp_regions;
+	while (r != NULL) {
+		region *next = r->r_next;
+		munmap(r->r_base, r->r_len);
+		free(r->r_desc);
+		free(r);
+		r = next;
+	}
+	pthread_mutex_destroy(&sp->sp_mx);
+	free(sp);
+}
+
+size_t
+tr__stack_size(const tr__stack_pool *sp)
+{
+	return sp->sp_size;
+}
+
+tr__stack *
+tr__stack_get(tr__stack_pool *sp)
+{
+	bool guard = false, fresh = false;
+	pthread_mutex_lock(&sp->sp_mx);
+	tr__stack *s = sp->sp_free;
+	if (s != NULL) {
+		sp->sp_free = s->next;
+	} else {
+		s = carve(sp, &guard);
+		fresh = s != NULL;
+	}
+	if (s != NULL)
+		sp->sp_live++;
+	pthread_mutex_unlock(&sp->sp_mx);
+	if (s == NULL)
+		return NULL;
+	s->next = NULL;
+	if (!fresh) {
+		if (sp->sp_size > sp->sp_page && !watermark_ok(s, sp->sp_page))
+			atomic_fetch_sub_explicit(&sp->sp_dirty, 1,
+			    memory_order_relaxed);
+		return s;
+	}
+
+	/* A never-used slot: all zero, so the canary is in place already. */
+	if (guard) {
+		if (mprotect(s->lo - sp->sp_page, sp->sp_page, PROT_NONE) ==
+		    0) {
+			s->guarded = true;
+		} else {
+			/* Out of map entries (ENOMEM): stop guarding. */
+			pthread_mutex_lock(&sp->sp_mx);
+			sp->sp_guards = 0;
+			pthread_mutex_unlock(&sp->sp_mx);
+		}
+	}
+	if (sp->sp_size > sp->sp_page)
+		watermark_set(s, sp->sp_page);
+	return s;
+}
+
+/* trim_wanted decides whether put gives s's lower pages back (see the
+ * design notes); a dirty stack it keeps is counted in sp_dirty.  Only for
+ * stacks of more than one page. */
+static bool
+trim_wanted(tr__stack_pool *sp, const tr__stack *s)
+{
+	unsigned n = atomic_fetch_add_explicit(&sp->sp_puts, 1,
+	    memory_order_relaxed);
+	if (!tr__stack_check(s))
+		return true;
+	if (watermark_ok(s, sp->sp_page))
+		return n % FORCE_EVERY == FORCE_EVERY - 1;
+	unsigned d = atomic_load_explicit(&sp->sp_dirty, memory_order_relaxed);
+	if (d >= DIRTY_MAX)
+		return true;
+	atomic_fetch_add_explicit(&sp->sp_dirty, 1, memory_order_relaxed);
+	return false;
+}
+
+void
+tr__stack_put(tr__stack_pool *sp, tr__stack *s)
+{
+	size_t page = sp->sp_page;
+#ifdef TR_ASAN
+	/*
+	 * Frames abandoned on this stack (a process never returns from its
+	 * entry) leave their red zones poisoned; the next process must not
+	 * inherit them.
+	 */
+	char *from = s->guarded ? s->lo : s->lo - page;
+	void *bad = __asan_region_is_poisoned(from, (size_t) (s->hi - from));
+	if (bad != NULL)
+		__asan_unpoison_memory_region(bad,
+		    (size_t) (s->hi - (char *) bad));
+#endif
+	if (sp->sp_size <= page) {
+		/* One page (large pages): nothing below the top to give
+		 * back, and the canary lives in the page in use. */
+		if (!tr__stack_check(s))
+			memset(s->lo, 0, CANARY_BYTES);
+	} else if (trim_wanted(sp, s)) {
+		/* An unguarded stack's gap page may have been hit by an
+		 * overflow too: drop it with the rest. */
+		char *lo = s->guarded ? s->lo : s->lo - page;
+		(void) madvise(lo, (size_t) (s->hi - page - lo), MADV_DONTNEED);
+		watermark_set(s, page);
+	}
+	pthread_mutex_lock(&sp->sp_mx);
+	assert(sp->sp_live > 0);
+	sp->sp_live--;
+	s->next = sp->sp_free;
+	sp->sp_free = s;
+	pthread_mutex_unlock(&sp->sp_mx);
+}
+
+NO_ASAN bool
+tr__stack_check(const tr__stack *s)
+{
+	if (s->guarded)
+		return true;
+	const volatile uint64_t *c = (const volatile uint64_t *) (void *) s->lo;
+	uint64_t bits = 0;
+	for (size_t i = 0; i < CANARY_BYTES / sizeof *c; i++)
+		bits |= c[i];
+	return bits == 0;
+}
