@@ -31,7 +31,6 @@
 
 /* -------------------------------------------------------------- helpers */
 
-
 void
 tr__actor_schedule(tr_system *sys, tr__actor *a)
 {
@@ -44,18 +43,61 @@ tr__actor_schedule(tr_system *sys, tr__actor *a)
 
 /* ---------------------------------------------------------------- spawn */
 
+/* take_slot takes any free slot (no claim). */
 static int
-slot_get(tr_system *sys, tr__worker *w, uint32_t *slot)
+take_slot(tr_system *sys, tr__worker *w, uint32_t *slot)
 {
 	if (w == NULL)
-		return tr__table_take(&sys->s_table, slot, 1) == 1 ? 0 : TR_ELIMIT;
+		return tr__table_take(&sys->s_table, slot, 1) == 1 ? 0
+		                                                   : TR_ELIMIT;
 	if (w->w_nslots == 0) {
-		w->w_nslots = tr__table_take(&sys->s_table, w->w_slots, TR__SLOT_BATCH);
+		w->w_nslots = tr__table_take(&sys->s_table, w->w_slots,
+		    TR__SLOT_BATCH);
 		if (w->w_nslots == 0)
 			return TR_ELIMIT;
 	}
 	*slot = w->w_slots[--w->w_nslots];
 	return 0;
+}
+
+static void slot_put(tr_system *sys, tr__worker *w, uint32_t slot);
+
+/*
+ * slot_get takes a free slot and claims its mailbox (clears the idle bit),
+ * which makes the caller its only consumer.  A slot whose dead run is
+ * pending (a late push to the actor that lived there) cannot be claimed:
+ * it is passed over and given back.
+ */
+static int
+slot_get(tr_system *sys, tr__worker *w, uint32_t *slot)
+{
+	uint32_t busy[8];
+	unsigned nbusy = 0;
+	int rv;
+	for (;;) {
+		if ((rv = take_slot(sys, w, slot)) != 0)
+			break;
+		tr__actor *a = tr__table_get(&sys->s_table, *slot);
+		if (tr__mpsc_claim(&a->a_mbox))
+			break;
+		busy[nbusy++] = *slot;
+		if (nbusy == 8) {
+			rv = TR_EAGAIN; /* cannot happen but in theory */
+			break;
+		}
+	}
+	while (nbusy > 0)
+		slot_put(sys, w, busy[--nbusy]);
+	return rv;
+}
+
+/* slot_release gives back a claimed slot that was not used. */
+static void
+slot_release(tr_system *sys, tr__worker *w, tr__actor *a)
+{
+	if (!tr__mpsc_mark_empty(&a->a_mbox))
+		tr__actor_schedule(sys, a); /* its dead run frees what came */
+	slot_put(sys, w, a->a_slot);
 }
 
 static void
@@ -67,7 +109,8 @@ slot_put(tr_system *sys, tr__worker *w, uint32_t slot)
 	}
 	if (w->w_nslots == 2 * TR__SLOT_BATCH) {
 		w->w_nslots -= TR__SLOT_BATCH;
-		tr__table_give(&sys->s_table, &w->w_slots[w->w_nslots], TR__SLOT_BATCH);
+		tr__table_give(&sys->s_table, &w->w_slots[w->w_nslots],
+		    TR__SLOT_BATCH);
 	}
 	w->w_slots[w->w_nslots++] = slot;
 }
@@ -93,7 +136,9 @@ spawn_actor(tr_system *sys, tr_pid *pidp, const tr_spawn_opts *opts,
 	tr__worker *w = tr__tls_worker;
 	if (w != NULL && w->w_sys != sys)
 		w = NULL;
-	tr__actor *parent = (flags & (TR_SPAWN_LINK | TR_SPAWN_MONITOR)) ? caller(sys) : NULL;
+	tr__actor *parent = (flags & (TR_SPAWN_LINK | TR_SPAWN_MONITOR))
+	    ? caller(sys)
+	    : NULL;
 	if ((flags & (TR_SPAWN_LINK | TR_SPAWN_MONITOR)) && parent == NULL)
 		return TR_ECONTEXT;
 	if ((flags & TR_SPAWN_MONITOR) && opts->monitor_ref == NULL)
@@ -106,21 +151,24 @@ spawn_actor(tr_system *sys, tr_pid *pidp, const tr_spawn_opts *opts,
 	a->a_state = state;
 	a->a_free = opts != NULL ? opts->state_free : NULL;
 	a->a_init = init;
-	a->a_flags = (init != NULL ? TR__A_INIT : 0) | (process ? TR__A_PROCESS : 0) |
+	a->a_flags = (init != NULL ? TR__A_INIT : 0) |
+	    (process ? TR__A_PROCESS : 0) |
 	    ((flags & TR_SPAWN_TRAP_EXIT) ? TR__A_TRAP : 0);
 	a->a_link = NULL;
 	a->a_in_head = a->a_in_tail = NULL;
 	a->a_ext = NULL;
 	if (process) {
-		rv = tr__proc_make(sys, a, pfn, opts != NULL ? opts->stack_size : 0);
+		rv = tr__proc_make(sys, a, pfn,
+		    opts != NULL ? opts->stack_size : 0);
 		if (rv != 0) {
-			slot_put(sys, w, slot);
+			slot_release(sys, w, a);
 			return rv;
 		}
 	} else {
 		a->a_fn = fn;
 	}
-	uint32_t gen = atomic_load_explicit(&a->a_gen, memory_order_relaxed) + 1;
+	uint32_t gen = atomic_load_explicit(&a->a_gen, memory_order_relaxed) +
+	    1;
 	tr_pid pid = { 0, slot, gen };
 	if (flags & TR_SPAWN_WAIT) {
 		tr__ext *x = tr__ext_get(a);
@@ -129,7 +177,8 @@ spawn_actor(tr_system *sys, tr_pid *pidp, const tr_spawn_opts *opts,
 			goto nomem;
 		atomic_init(&wt->wt_refs, 2);
 		pthread_mutex_lock(&sys->s_ext_mx);
-		tr__mapent *e = tr__map_put(&sys->s_waits, tr__pid_key(pid), NULL);
+		tr__mapent *e = tr__map_put(&sys->s_waits, tr__pid_key(pid),
+		    NULL);
 		if (e != NULL)
 			e->me_ptr = wt;
 		pthread_mutex_unlock(&sys->s_ext_mx);
@@ -146,14 +195,17 @@ spawn_actor(tr_system *sys, tr_pid *pidp, const tr_spawn_opts *opts,
 		if (px == NULL || cx == NULL)
 			goto nomem;
 		if (flags & TR_SPAWN_LINK) {
-			tr__mapent *e1 = tr__map_put(&px->x_links, tr__pid_key(pid), NULL);
+			tr__mapent *e1 = tr__map_put(&px->x_links,
+			    tr__pid_key(pid), NULL);
 			if (e1 == NULL)
 				goto nomem;
 			e1->me_pid = pid;
 			tr_pid pp = tr__pid_of(parent);
-			tr__mapent *e2 = tr__map_put(&cx->x_links, tr__pid_key(pp), NULL);
+			tr__mapent *e2 = tr__map_put(&cx->x_links,
+			    tr__pid_key(pp), NULL);
 			if (e2 == NULL) {
-				tr__map_del(&px->x_links, tr__pid_key(pid), NULL);
+				tr__map_del(&px->x_links, tr__pid_key(pid),
+				    NULL);
 				goto nomem;
 			}
 			e2->me_pid = pp;
@@ -180,7 +232,8 @@ spawn_actor(tr_system *sys, tr_pid *pidp, const tr_spawn_opts *opts,
 	if (w != NULL)
 		tr__count(&w->w_spawned);
 	else
-		atomic_fetch_add_explicit(&sys->s_ext_spawned, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&sys->s_ext_spawned, 1,
+		    memory_order_relaxed);
 	if (pidp != NULL)
 		*pidp = pid;
 	/* The mailbox is "scheduled" now.  Run a if it must start (init, a
@@ -201,7 +254,8 @@ nomem:
 	tr__ext_free(a);
 	if (process)
 		tr__proc_free(sys, a);
-	slot_put(sys, w, slot);
+	a->a_flags = 0;
+	slot_release(sys, w, a);
 	return TR_ENOMEM;
 }
 
@@ -229,7 +283,8 @@ tr_spawn_process(tr_system *sys, tr_pid *pidp, tr_process_fn fn, void *arg,
 	int rv;
 	if (sys == NULL || fn == NULL) {
 		rv = TR_EINVAL;
-	} else if (atomic_load_explicit(&sys->s_stopping, memory_order_acquire)) {
+	} else if (atomic_load_explicit(&sys->s_stopping,
+	               memory_order_acquire)) {
 		rv = TR_ESTOPPED;
 	} else {
 		rv = spawn_actor(sys, pidp, opts, fn, NULL, NULL, arg);
@@ -248,7 +303,8 @@ check_send(tr_pid pid, uint32_t tag, const void *data, size_t len)
 {
 	if (len > TR_MSG_MAX_LEN)
 		return TR_ETOOBIG;
-	if ((data == NULL && len > 0) || tr_pid_is_nil(pid) || tag >= TR_TAG_SYSTEM)
+	if ((data == NULL && len > 0) || tr_pid_is_nil(pid) ||
+	    tag >= TR_TAG_SYSTEM)
 		return TR_EINVAL;
 	if (pid.node != 0)
 		return TR_ENOTLOCAL;
@@ -332,7 +388,8 @@ tr_system_send(tr_system *sys, tr_pid pid, uint32_t tag, const void *data,
 	atomic_fetch_add_explicit(&sys->s_ext_sent, 1, memory_order_relaxed);
 	tr__actor *a = tr__lookup(sys, pid);
 	if (a == NULL) {
-		atomic_fetch_add_explicit(&sys->s_ext_dead, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&sys->s_ext_dead, 1,
+		    memory_order_relaxed);
 		return 0;
 	}
 	/* A worker of sys calling this (outside an actor's code path) uses
@@ -440,11 +497,13 @@ tr__post_msg(tr_system *sys, tr__pool *p, tr_pid to, tr_msg *m)
 {
 	tr__actor *a = to.node == 0 ? tr__lookup(sys, to) : NULL;
 	if (a == NULL) {
-		atomic_fetch_add_explicit(&sys->s_ext_dead, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&sys->s_ext_dead, 1,
+		    memory_order_relaxed);
 		tr__msg_delete_any(sys, p, m);
 		return;
 	}
-	bool xsig = m->m_tag == TR__TAG_XSIG; /* m is the target's after the push */
+	bool xsig = m->m_tag ==
+	    TR__TAG_XSIG; /* m is the target's after the push */
 	m->m_to_gen = to.gen;
 	if (xsig) {
 		/* Ask the target to look past queued messages; raised before
@@ -478,7 +537,8 @@ tr__post(tr_system *sys, tr__pool *p, tr_pid from, tr_pid to, uint32_t tag,
 void
 tr__waiter_rele(tr__waiter *wt)
 {
-	if (atomic_fetch_sub_explicit(&wt->wt_refs, 1, memory_order_acq_rel) == 1)
+	if (atomic_fetch_sub_explicit(&wt->wt_refs, 1, memory_order_acq_rel) ==
+	    1)
 		free(wt);
 }
 
@@ -540,7 +600,8 @@ tell_peers(tr_system *sys, tr__pool *p, tr__actor *a, tr_pid self,
 	i = 0;
 	while ((e = tr__map_next(&x->x_calls, &i)) != NULL)
 		if (e->me_ptr != NULL)
-			(void) tr_cancel_timer(sys, *(tr_timer *) e->me_ptr);
+			(void) tr_cancel_timer(sys,
+			    (tr_timer){ e->me_ptr, e->me_val });
 }
 
 /* answer_lane answers the lane signals taken at exit. */
@@ -550,7 +611,8 @@ answer_lane(tr_system *sys, tr__pool *p, tr__node *sigs, uint32_t gen,
     size_t whylen)
 {
 	while (sigs != NULL) {
-		tr__node *nx = atomic_load_explicit(&sigs->next, memory_order_relaxed);
+		tr__node *nx = atomic_load_explicit(&sigs->next,
+		    memory_order_relaxed);
 		tr_msg *s = (tr_msg *) sigs;
 		bool mine = s->m_to_gen == gen;
 		switch (s->m_tag) {
@@ -565,13 +627,14 @@ answer_lane(tr_system *sys, tr__pool *p, tr__node *sigs, uint32_t gen,
 		}
 		case TR__SIG_LINK:
 			if (why != NULL)
-				(void) tr__post(sys, p, self, s->m_from, TR__TAG_XSIG,
-				    TR__MSG_LINKED, 0, why, whylen);
+				(void) tr__post(sys, p, self, s->m_from,
+				    TR__TAG_XSIG, TR__MSG_LINKED, 0, why,
+				    whylen);
 			break;
 		case TR__SIG_MONITOR:
 			if (why != NULL)
-				(void) tr__post(sys, p, self, s->m_from, TR_TAG_DOWN, 0,
-				    s->m_ref, why, whylen);
+				(void) tr__post(sys, p, self, s->m_from,
+				    TR_TAG_DOWN, 0, s->m_ref, why, whylen);
 			break;
 		default:
 			break;
@@ -590,21 +653,15 @@ tr__finish(tr_system *sys, tr__worker *w, tr__pool *p, tr__actor *a,
 	/* seq_cst: new sends become dead letters; pairs with tr_register's
 	 * flag-then-check (see names.c). */
 	atomic_store_explicit(&a->a_gen, gen + 1, memory_order_seq_cst);
-	tr__node *sigs = tr__lane_take(&a->a_sig, true);
 	uint64_t dead = drain(sys, p, a);
-	if (w != NULL)
-		atomic_store_explicit(&w->w_dead,
-		    atomic_load_explicit(&w->w_dead, memory_order_relaxed) + dead,
-		    memory_order_relaxed);
-	else
-		atomic_fetch_add_explicit(&sys->s_ext_dead, dead, memory_order_relaxed);
 
 	if (kind == TR_REASON_ERROR) {
 		char pb[TR_PID_FMT_MAX];
 		tr__log(sys, TR_LOG_ERROR, "actor %s exited: %s",
 		    tr_pid_format(self, pb, sizeof(pb)), text);
 	}
-	if (atomic_load_explicit(&a->a_xflags, memory_order_seq_cst) & TR__X_NAMED)
+	if (atomic_load_explicit(&a->a_xflags, memory_order_seq_cst) &
+	    TR__X_NAMED)
 		tr__names_drop(sys, a, self);
 
 	/* Peers hear of the exit only on a running system: at stop every
@@ -618,7 +675,10 @@ tr__finish(tr_system *sys, tr__worker *w, tr__pool *p, tr__actor *a,
 	a->a_state = NULL;
 	a->a_free = NULL;
 
-	/* Waiters learn of the exit once the destructor has run. */
+	/* Close the lane only now: a wait or monitor that comes during the
+	 * exit still gets the real reason, and one that finds the lane
+	 * closed knows the destructor has run. */
+	tr__node *sigs = tr__lane_take(&a->a_sig, true);
 	answer_lane(sys, p, sigs, gen, self, kind, text, w != NULL ? why : NULL,
 	    whylen);
 	if (a->a_ext != NULL) {
@@ -632,12 +692,24 @@ tr__finish(tr_system *sys, tr__worker *w, tr__pool *p, tr__actor *a,
 	if (a->a_flags & TR__A_PROCESS)
 		tr__proc_free(sys, a);
 	a->a_flags = 0;
-	if (w != NULL) {
-		tr__count(&w->w_exited);
-		slot_put(sys, w, a->a_slot);
-	} else {
-		atomic_fetch_add_explicit(&sys->s_stop_exited, 1, memory_order_relaxed);
+	if (w == NULL) {
+		atomic_fetch_add_explicit(&sys->s_ext_dead,
+		    dead + drain(sys, p, a), memory_order_relaxed);
+		atomic_fetch_add_explicit(&sys->s_stop_exited, 1,
+		    memory_order_relaxed);
+		return;
 	}
+	/* Give up the mailbox: a late sender (one that checked the
+	 * generation before it moved) then schedules a dead run, which frees
+	 * its message at once. */
+	dead += drain(sys, p, a);
+	atomic_store_explicit(&w->w_dead,
+	    atomic_load_explicit(&w->w_dead, memory_order_relaxed) + dead,
+	    memory_order_relaxed);
+	if (!tr__mpsc_mark_empty(&a->a_mbox))
+		tr__sched_push(w, a);
+	tr__count(&w->w_exited);
+	slot_put(sys, w, a->a_slot);
 }
 
 const char *
@@ -685,6 +757,8 @@ take(tr__worker *w, tr_ctx *cx, tr__actor *a, uint32_t gen, int *die)
 		a->a_in_head = tr__inner_next(m);
 		if (a->a_in_head == NULL)
 			a->a_in_tail = NULL;
+		if (m->m_tag >= TR_TAG_SYSTEM)
+			tr__delivered(a, m);
 		return m;
 	}
 	for (;;) {
@@ -698,7 +772,8 @@ take(tr__worker *w, tr_ctx *cx, tr__actor *a, uint32_t gen, int *die)
 			continue;
 		}
 		if (__builtin_expect(m->m_tag >= TR_TAG_SYSTEM ||
-		        (m->m_flags & TR_MSG_REPLY) != 0, 0)) {
+		            (m->m_flags & TR_MSG_REPLY) != 0,
+		        0)) {
 			int r = tr__sysmsg(w, cx, a, m);
 			if (r != TR__DELIVER) {
 				tr__msg_delete(&w->w_pool, m);
@@ -708,14 +783,32 @@ take(tr__worker *w, tr_ctx *cx, tr__actor *a, uint32_t gen, int *die)
 				}
 				continue;
 			}
+			tr__delivered(a, m);
 		}
 		return m;
 	}
 }
 
+/* dead_run frees what late senders pushed to a slot whose actor is gone. */
+static void
+dead_run(tr__worker *w, tr__actor *a)
+{
+	uint64_t n = drain(w->w_sys, &w->w_pool, a);
+	atomic_store_explicit(&w->w_dead,
+	    atomic_load_explicit(&w->w_dead, memory_order_relaxed) + n,
+	    memory_order_relaxed);
+	if (!tr__mpsc_mark_empty(&a->a_mbox))
+		tr__sched_push(w, a); /* a push under way: look again */
+}
+
 void
 tr__actor_run(tr__worker *w, tr__actor *a)
 {
+	if (!TR__GEN_ALIVE(
+	        atomic_load_explicit(&a->a_gen, memory_order_relaxed))) {
+		dead_run(w, a);
+		return;
+	}
 	w->w_current = a;
 	if (a->a_flags & TR__A_PROCESS) {
 		tr__proc_run(w, a);
@@ -727,16 +820,17 @@ tr__actor_run(tr__worker *w, tr__actor *a)
 	cx->cx_self = a;
 	if (atomic_load_explicit(&a->a_sig.l_top, memory_order_relaxed) != 0)
 		tr__run_lane(w, a);
-	if (atomic_load_explicit(&a->a_xflags, memory_order_relaxed) & TR__X_URGENT) {
-		atomic_fetch_and_explicit(&a->a_xflags, ~(uint32_t) TR__X_URGENT,
-		    memory_order_acquire);
+	if (atomic_load_explicit(&a->a_xflags, memory_order_relaxed) &
+	    TR__X_URGENT) {
+		atomic_fetch_and_explicit(&a->a_xflags,
+		    ~(uint32_t) TR__X_URGENT, memory_order_acquire);
 		if (tr__pull(w, cx, a) == TR__DIE)
 			goto died;
 	}
 	if (a->a_flags & TR__A_INIT) {
 		a->a_flags &= ~TR__A_INIT;
 		int r = a->a_init(cx, a->a_state);
-		if (r != TR_CONTINUE) {
+		if (r != TR_CONTINUE || cx->cx_exit_set) {
 			exit_after(w, a, r);
 			return;
 		}
@@ -753,16 +847,15 @@ tr__actor_run(tr__worker *w, tr__actor *a)
 		n++;
 		int r = a->a_fn(cx, m, a->a_state);
 		tr__msg_delete(&w->w_pool, m);
-		if (__builtin_expect(cx->cx_die, 0)) {
-			cx->cx_die = false;
-			r = TR_STOP; /* killed by a signal met in a poll */
-		}
-		if (r != TR_CONTINUE) {
+		/* tr_exit (or an exit signal met in a poll) ends the actor even
+		 * if the handler went on to return TR_CONTINUE. */
+		if (r != TR_CONTINUE || cx->cx_exit_set) {
 			exit_after(w, a, r);
 			return;
 		}
 	}
-	if (n < budget && a->a_in_head == NULL && tr__mpsc_mark_empty(&a->a_mbox)) {
+	if (n < budget && a->a_in_head == NULL &&
+	    tr__mpsc_mark_empty(&a->a_mbox)) {
 		/* Idle now, unless a signal slipped in (see design notes). */
 		if (!tr__lane_pending(&a->a_sig) || !tr__mpsc_claim(&a->a_mbox))
 			return;
@@ -787,10 +880,12 @@ tr__actor_teardown(tr_system *sys)
 			tr__actor *a = &chunk[i];
 			uint32_t gen = atomic_load(&a->a_gen);
 			if (TR__GEN_ALIVE(gen)) {
-				tr__finish(sys, NULL, p, a, TR_REASON_SHUTDOWN, "shutdown");
+				tr__finish(sys, NULL, p, a, TR_REASON_SHUTDOWN,
+				    "shutdown");
 			} else {
 				tr__node *n = tr__lane_take(&a->a_sig, true);
-				answer_lane(sys, p, n, gen + 1, (tr_pid){ 0, a->a_slot, gen },
+				answer_lane(sys, p, n, gen + 1,
+				    (tr_pid){ 0, a->a_slot, gen },
 				    TR_REASON_NOPROC, NULL, NULL, 0);
 				uint64_t d = drain(sys, p, a);
 				atomic_fetch_add(&sys->s_ext_dead, d);

@@ -44,8 +44,9 @@ enum {
 
 /* a_xflags, set by anyone (atomic). */
 enum {
-	TR__X_URGENT = 1u << 0, /* an exit signal is queued: drain the mailbox */
-	TR__X_NAMED = 1u << 1,  /* has a registered name (see names.c) */
+	TR__X_URGENT =
+	    1u << 0,           /* an exit signal is queued: drain the mailbox */
+	TR__X_NAMED = 1u << 1, /* has a registered name (see names.c) */
 };
 
 /*
@@ -60,31 +61,31 @@ enum {
  * receive, or an exit signal that must act before queued messages.
  */
 struct tr__actor {
-	tr__mpsc a_mbox;          /* messages and exit signals, in order */
-	tr__lane a_sig;           /* link/monitor/wait signals, handled first */
-	_Atomic uint32_t a_gen;   /* see TR__GEN_ALIVE */
-	uint32_t a_flags;         /* TR__A_* */
-	uint32_t a_slot;          /* index in the table */
+	tr__mpsc a_mbox;        /* messages and exit signals, in order */
+	tr__lane a_sig;         /* link/monitor/wait signals, handled first */
+	_Atomic uint32_t a_gen; /* see TR__GEN_ALIVE */
+	uint32_t a_flags;       /* TR__A_* */
+	uint32_t a_slot;        /* index in the table */
 	_Atomic uint32_t a_xflags; /* TR__X_* */
 	union {
-		tr_actor_fn a_fn;   /* event actor */
-		tr__proc *a_proc;   /* process */
+		tr_actor_fn a_fn; /* event actor */
+		tr__proc *a_proc; /* process */
 	};
 	void *a_state;
 	tr_state_free_fn a_free;
 	tr_init_fn a_init;
-	tr__actor *a_link;        /* inject queue and teardown lists */
-	tr_msg *a_in_head;        /* inner queue (owner only) */
+	tr__actor *a_link; /* inject queue and teardown lists */
+	tr_msg *a_in_head; /* inner queue (owner only) */
 	tr_msg *a_in_tail;
-	tr__ext *a_ext;           /* links, monitors, calls, waiters; lazy */
+	tr__ext *a_ext; /* links, monitors, calls, waiters; lazy */
 };
 
 /* tr__ext: what few actors need, allocated on first use. Owner only. */
 struct tr__ext {
-	tr__map x_links;    /* pid key -> linked pid */
-	tr__map x_mon_out;  /* ref -> pid I monitor */
-	tr__map x_mon_in;   /* ref -> pid monitoring me */
-	tr__map x_calls;    /* ref -> callee (me_pid), timer (me_ptr) */
+	tr__map x_links;   /* pid key -> linked pid */
+	tr__map x_mon_out; /* ref -> pid I monitor */
+	tr__map x_mon_in;  /* ref -> pid monitoring me */
+	tr__map x_calls;   /* ref -> callee (me_pid), timer (me_ptr) */
 	tr__waiter *x_waiters;
 };
 
@@ -101,9 +102,8 @@ enum {
 	TR__SIG_MONITOR = 4,   /* from: watcher, ref */
 	TR__SIG_DEMONITOR = 5, /* ref */
 };
-#define TR__TAG_XSIG (TR_TAG_SYSTEM + 0x100)     /* exit signal; payload: reason */
+#define TR__TAG_XSIG (TR_TAG_SYSTEM + 0x100) /* exit signal; payload: reason */
 #define TR__TAG_RECV_TMO (TR_TAG_SYSTEM + 0x101) /* receive timeout; ref: seq */
-
 
 /* tr__waiter: a plain thread in tr_wait; two references (the waiting
  * thread's and the actor's), freed by whoever drops the last. */
@@ -124,9 +124,8 @@ struct tr__waiter {
 struct tr_ctx {
 	tr__worker *cx_w;
 	tr__actor *cx_self;
-	tr__proc *cx_proc;        /* NULL for event actors */
-	bool cx_exit_set;         /* tr_exit was called */
-	bool cx_die;              /* an exit signal came during a poll */
+	tr__proc *cx_proc; /* NULL for event actors */
+	bool cx_exit_set;  /* tr_exit was called */
 	tr_reason_kind cx_exit_kind;
 	char cx_exit_text[TR_REASON_TEXT_MAX];
 };
@@ -142,15 +141,16 @@ enum {
 
 struct tr__proc {
 	tr_ctx p_cx;
-	void *p_asan_fake;        /* ASan fiber bookkeeping */
-	void *p_tsan;             /* TSan fiber */
-	void *p_sp;               /* saved stack pointer while switched out */
+	void *p_asan_fake; /* ASan fiber bookkeeping */
+	void *p_tsan;      /* TSan fiber */
+	void *p_sp;        /* saved stack pointer while switched out */
 	struct tr__stack *p_stack;
+	struct tr__stack_pool *p_pool;
 	tr_process_fn p_fn;
-	int p_state;              /* TR__P_* */
-	unsigned p_reds;          /* receives since the last yield */
-	uint64_t p_recv_seq;      /* receive timeouts: which receive */
-	tr_msg *p_mark;           /* tr_make_ref's mark: inner tail then */
+	int p_state;         /* TR__P_* */
+	unsigned p_reds;     /* receives since the last yield */
+	uint64_t p_recv_seq; /* receive timeouts: which receive */
+	tr_msg *p_mark;      /* tr_make_ref's mark: inner tail then */
 	uint64_t p_mark_ref;
 	bool p_mark_set;
 	bool p_timed_out;
@@ -163,11 +163,12 @@ struct tr__proc {
 #define TR__SLOT_BATCH 256 /* slots moved between a worker and the table */
 
 typedef struct tr__table {
-	_Atomic(tr__actor *) *t_chunks; /* t_maxchunks entries, NULL until made */
+	_Atomic(tr__actor *)
+	    *t_chunks; /* t_maxchunks entries, NULL until made */
 	uint32_t t_maxchunks;
 	_Atomic uint32_t t_nchunks;
-	pthread_mutex_t t_mx;     /* guards growth and t_free */
-	uint32_t *t_free;         /* free slots not held by a worker */
+	pthread_mutex_t t_mx; /* guards growth and t_free */
+	uint32_t *t_free;     /* free slots not held by a worker */
 	uint32_t t_nfree;
 	uint32_t t_freecap;
 } tr__table;
@@ -183,7 +184,8 @@ tr__table_get(tr__table *t, uint32_t slot)
 	if (c >= t->t_maxchunks)
 		return NULL;
 	/* acquire: pairs with the release store publishing a new chunk. */
-	tr__actor *chunk = atomic_load_explicit(&t->t_chunks[c], memory_order_acquire);
+	tr__actor *chunk = atomic_load_explicit(&t->t_chunks[c],
+	    memory_order_acquire);
 	return chunk == NULL ? NULL : &chunk[slot & (TR__CHUNK_SIZE - 1)];
 }
 
@@ -196,7 +198,9 @@ void tr__table_give(tr__table *t, const uint32_t *slots, uint32_t n);
 
 /* ------------------------------------------------------------ the worker */
 
-#define TR__RQ_SIZE 256 /* local run queue; overflow goes to the inject queue */
+#define TR__RQ_SIZE 256
+#define TR__STACK_POOLS \
+	8 /* distinct process stack sizes per system */ /* local run queue; overflow goes to the inject queue */
 
 struct tr__worker {
 	/* Thieves write rq_head: keep it on its own line. */
@@ -208,8 +212,8 @@ struct tr__worker {
 	unsigned w_index;
 	tr_ctx w_cx;
 	tr__pool w_pool;
-	tr__actor *w_next;        /* LIFO slot: the actor just made runnable */
-	unsigned w_next_runs;     /* consecutive turns taken from w_next */
+	tr__actor *w_next;    /* LIFO slot: the actor just made runnable */
+	unsigned w_next_runs; /* consecutive turns taken from w_next */
 	uint32_t w_tick;
 	bool w_spinning;
 	uint64_t w_rng;
@@ -223,17 +227,17 @@ struct tr__worker {
 
 	/* Processes: the worker's own context while one runs. */
 	void *w_sched_sp;
-	void *w_asan_fake;        /* ASan/TSan fiber bookkeeping */
+	void *w_asan_fake; /* ASan/TSan fiber bookkeeping */
 	const void *w_asan_bottom;
 	size_t w_asan_size;
 	void *w_tsan;
-	tr__actor *w_current;     /* actor being run */
-	uint64_t w_refs;          /* reference counter (see tr_make_ref) */
+	tr__actor *w_current; /* actor being run */
+	uint64_t w_refs;      /* reference counter (see tr_make_ref) */
 
 	/* Timers filed on this worker (see timers.c). */
 	tr__wheel w_wheel;
-	uint64_t w_wheel_next;    /* cached tr__wheel_next */
-	tr__timer *w_tfree;       /* free timer objects */
+	uint64_t w_wheel_next; /* cached tr__wheel_next */
+	tr__timer *w_tfree;    /* free timer objects */
 	void **w_tslabs;
 	size_t w_ntslabs;
 	_Atomic(tr__timer *) w_tcancel; /* timers cancelled from elsewhere */
@@ -257,7 +261,7 @@ enum {
 struct tr_system {
 	tr_system_config s_cfg;
 	unsigned s_nworkers;
-	tr__worker *s_workers;    /* array of s_nworkers, 64-byte aligned */
+	tr__worker *s_workers; /* array of s_nworkers, 64-byte aligned */
 	tr__table s_table;
 	tr__pool_global *s_pool;
 
@@ -281,13 +285,15 @@ struct tr_system {
 	_Atomic uint64_t s_ext_dead;
 	_Atomic uint64_t s_stop_exited; /* actors ended by tr_system_stop */
 	int64_t s_spin_ns;
-	int64_t s_t0_ns;          /* timer clock origin */
+	int64_t s_t0_ns; /* timer clock origin */
 	_Atomic uint64_t s_ext_refs;
-	struct tr__stack_pool *s_stacks; /* made on the first process */
+	/* Stack pools by size, made on first use, under s_ext_mx. */
+	struct tr__stack_pool *s_stacks[TR__STACK_POOLS];
+	unsigned s_nstacks;
 	struct tr__names *s_names;
-	tr__map s_waits;          /* TR_SPAWN_WAIT records, under s_ext_mx */
-	tr__timer *s_tfree;       /* plain threads' timers, under s_ext_mx */
-	tr__timer *s_tin;         /* ... handed to worker 0, under s_ext_mx */
+	tr__map s_waits;    /* TR_SPAWN_WAIT records, under s_ext_mx */
+	tr__timer *s_tfree; /* plain threads' timers, under s_ext_mx */
+	tr__timer *s_tin;   /* ... handed to worker 0, under s_ext_mx */
 	_Atomic uint32_t s_tin_len;
 	void **s_tslabs;
 	size_t s_ntslabs;
@@ -322,7 +328,8 @@ tr__pid_of(tr__actor *a)
 static inline tr_msg *
 tr__msg_new_any(tr_system *sys, tr__pool *p, size_t len)
 {
-	return p != NULL ? tr__msg_new(p, len) : tr__msg_new_shared(sys->s_pool, len);
+	return p != NULL ? tr__msg_new(p, len)
+	                 : tr__msg_new_shared(sys->s_pool, len);
 }
 
 static inline void
@@ -338,7 +345,8 @@ tr__msg_delete_any(tr_system *sys, tr__pool *p, tr_msg *m)
 static inline void
 tr__count(_Atomic uint64_t *c)
 {
-	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+	atomic_store_explicit(c,
+	    atomic_load_explicit(c, memory_order_relaxed) + 1,
 	    memory_order_relaxed);
 }
 
@@ -400,8 +408,8 @@ tr__ext *tr__ext_get(tr__actor *a);
 /* tr__post builds and queues a message from `from` to `to` (a local pid)
  * with the given fields; p is the calling thread's pool (NULL: shared).
  * Dead targets count as dead letters.  TR_ENOMEM or 0. */
-int tr__post(tr_system *sys, tr__pool *p, tr_pid from, tr_pid to,
-    uint32_t tag, uint16_t flags, uint64_t ref, const void *data, size_t len);
+int tr__post(tr_system *sys, tr__pool *p, tr_pid from, tr_pid to, uint32_t tag,
+    uint16_t flags, uint64_t ref, const void *data, size_t len);
 
 /* tr__post_msg queues a filled message (m_to_gen is set from to). */
 void tr__post_msg(tr_system *sys, tr__pool *p, tr_pid to, tr_msg *m);
@@ -428,6 +436,10 @@ void tr__run_lane(tr__worker *w, tr__actor *a);
 enum { TR__DELIVER = 0, TR__DROP = 1, TR__DIE = 2 };
 int tr__sysmsg(tr__worker *w, tr_ctx *cx, tr__actor *a, tr_msg *m);
 
+/* tr__delivered: m is being handed to the actor's code (a DOWN ends its
+ * monitor there). */
+void tr__delivered(tr__actor *a, tr_msg *m);
+
 /* tr__pull moves what the mailbox holds into the inner queue, acting on
  * system messages as they come, in order; returns TR__DIE if one kills
  * the actor.  Thread: a's worker. */
@@ -450,7 +462,8 @@ tr__inner_push(tr__actor *a, tr_msg *m)
 static inline tr_msg *
 tr__inner_next(tr_msg *m)
 {
-	return (tr_msg *) atomic_load_explicit(&m->m_node.next, memory_order_relaxed);
+	return (tr_msg *) atomic_load_explicit(&m->m_node.next,
+	    memory_order_relaxed);
 }
 
 /* tr__inner_remove unlinks m (whose predecessor is prev, NULL if head). */
@@ -462,8 +475,8 @@ void tr__finish(tr_system *sys, tr__worker *w, tr__pool *p, tr__actor *a,
 
 /* tr__exit_reason reads an actor's exit from its context after a handler
  * or process returned r; fills *kind and returns the text. */
-const char *tr__exit_reason(tr_ctx *cx, int r, tr_reason_kind *kind,
-    char *buf, size_t len);
+const char *tr__exit_reason(tr_ctx *cx, int r, tr_reason_kind *kind, char *buf,
+    size_t len);
 
 /* tr__new_ref returns a fresh reference. Thread: any. */
 uint64_t tr__new_ref(tr_system *sys);

@@ -77,7 +77,8 @@ undo:
 	if (timer.t_p != NULL)
 		(void) tr_cancel_timer(sys, timer);
 	if (rv == 0)
-		(void) tr__signal(sys, &w->w_pool, self, pid, TR__SIG_DEMONITOR, ref);
+		(void) tr__signal(sys, &w->w_pool, self, pid, TR__SIG_DEMONITOR,
+		    ref);
 nomem:
 	tr__map_del(&x->x_calls, ref, NULL);
 	tr__map_del(&x->x_mon_out, ref, NULL);
@@ -111,18 +112,27 @@ tr_call(tr_ctx *cx, tr_pid pid, uint32_t tag, const void *data, size_t len,
 }
 
 int
-tr_reply(tr_ctx *cx, const tr_msg *req, uint32_t tag, const void *data,
+tr_reply_to(tr_ctx *cx, tr_pid to, uint64_t ref, uint32_t tag, const void *data,
     size_t len)
 {
-	if (req == NULL || req->m_ref == 0 || tr_pid_is_nil(req->m_from) ||
-	    (data == NULL && len > 0) || tag >= TR_TAG_SYSTEM)
+	if (ref == 0 || tr_pid_is_nil(to) || (data == NULL && len > 0) ||
+	    tag >= TR_TAG_SYSTEM)
 		return TR_EINVAL;
 	if (len > TR_MSG_MAX_LEN)
 		return TR_ETOOBIG;
-	if (req->m_from.node != 0)
+	if (to.node != 0)
 		return TR_ENOTLOCAL;
-	return tr__post(cx->cx_w->w_sys, &cx->cx_w->w_pool, tr__pid_of(cx->cx_self),
-	    req->m_from, tag, TR_MSG_REPLY, req->m_ref, data, len);
+	return tr__post(cx->cx_w->w_sys, &cx->cx_w->w_pool,
+	    tr__pid_of(cx->cx_self), to, tag, TR_MSG_REPLY, ref, data, len);
+}
+
+int
+tr_reply(tr_ctx *cx, const tr_msg *req, uint32_t tag, const void *data,
+    size_t len)
+{
+	if (req == NULL)
+		return TR_EINVAL;
+	return tr_reply_to(cx, req->m_from, req->m_ref, tag, data, len);
 }
 
 /* ------------------------------------------------- plain-thread calls */
@@ -143,7 +153,8 @@ typedef struct call_box {
 static void
 box_rele(call_box *b)
 {
-	if (atomic_fetch_sub_explicit(&b->cb_refs, 1, memory_order_acq_rel) == 1) {
+	if (atomic_fetch_sub_explicit(&b->cb_refs, 1, memory_order_acq_rel) ==
+	    1) {
 		free(b->cb_reply);
 		free(b);
 	}

@@ -146,20 +146,23 @@ tr_register(tr_system *sys, const char *name, tr_pid pid)
 	} else if (a == NULL) {
 		rv = TR_ENOPROC;
 	} else if (atomic_fetch_or_explicit(&a->a_xflags, TR__X_NAMED,
-	               memory_order_seq_cst) & TR__X_NAMED) {
+	               memory_order_seq_cst) &
+	    TR__X_NAMED) {
 		rv = TR_EEXIST; /* one name per actor */
-	} else if (atomic_load_explicit(&a->a_gen, memory_order_seq_cst) != pid.gen) {
+	} else if (atomic_load_explicit(&a->a_gen, memory_order_seq_cst) !=
+	    pid.gen) {
 		atomic_fetch_and_explicit(&a->a_xflags, ~(uint32_t) TR__X_NAMED,
 		    memory_order_relaxed);
 		rv = TR_ENOPROC;
 	} else {
 		name_ent *e = calloc(1, sizeof(*e));
-		tr__mapent *me = e != NULL ?
-		    tr__map_put(&n->n_by_slot, (uint64_t) pid.slot + 1, NULL) : NULL;
+		tr__mapent *me = e != NULL
+		    ? tr__map_put(&n->n_by_slot, (uint64_t) pid.slot + 1, NULL)
+		    : NULL;
 		if (me == NULL) {
 			free(e);
-			atomic_fetch_and_explicit(&a->a_xflags, ~(uint32_t) TR__X_NAMED,
-			    memory_order_relaxed);
+			atomic_fetch_and_explicit(&a->a_xflags,
+			    ~(uint32_t) TR__X_NAMED, memory_order_relaxed);
 			rv = TR_ENOMEM;
 		} else {
 			me->me_ptr = e;
@@ -188,8 +191,8 @@ tr_unregister(tr_system *sys, const char *name)
 	if (*pp != NULL) {
 		tr__actor *a = tr__lookup(sys, (*pp)->ne_pid);
 		if (a != NULL)
-			atomic_fetch_and_explicit(&a->a_xflags, ~(uint32_t) TR__X_NAMED,
-			    memory_order_relaxed);
+			atomic_fetch_and_explicit(&a->a_xflags,
+			    ~(uint32_t) TR__X_NAMED, memory_order_relaxed);
 		unlink_ent(n, pp);
 		rv = 0;
 	}

@@ -131,13 +131,28 @@ tr__proc_worker_init(tr__worker *w)
 
 /* ------------------------------------------------------ make, free */
 
+/* stacks returns the pool for stacks of size (rounded to pages), made on
+ * first use; NULL with *err set if none can be had. */
 static tr__stack_pool *
-stacks(tr_system *sys)
+stacks(tr_system *sys, size_t size, int *err)
 {
+	size_t pg = 4096;
+	size = (size + pg - 1) & ~(pg - 1);
+	tr__stack_pool *sp = NULL;
 	pthread_mutex_lock(&sys->s_ext_mx);
-	if (sys->s_stacks == NULL)
-		sys->s_stacks = tr__stack_pool_alloc(sys->s_cfg.stack_size, 0);
-	tr__stack_pool *sp = sys->s_stacks;
+	for (unsigned i = 0; i < sys->s_nstacks; i++)
+		if (tr__stack_size(sys->s_stacks[i]) >= size &&
+		    tr__stack_size(sys->s_stacks[i]) < size + pg)
+			sp = sys->s_stacks[i];
+	if (sp == NULL) {
+		*err = TR_ELIMIT; /* too many distinct sizes */
+		if (sys->s_nstacks < TR__STACK_POOLS) {
+			*err = TR_ENOMEM;
+			sp = tr__stack_pool_alloc(size, 0);
+			if (sp != NULL)
+				sys->s_stacks[sys->s_nstacks++] = sp;
+		}
+	}
 	pthread_mutex_unlock(&sys->s_ext_mx);
 	return sp;
 }
@@ -145,14 +160,17 @@ stacks(tr_system *sys)
 int
 tr__proc_make(tr_system *sys, tr__actor *a, tr_process_fn fn, size_t stack_size)
 {
-	tr__stack_pool *sp = stacks(sys);
+	if (stack_size > TR_STACK_MAX)
+		return TR_EINVAL;
+	int err;
+	tr__stack_pool *sp = stacks(sys,
+	    stack_size != 0 ? stack_size : sys->s_cfg.stack_size, &err);
 	if (sp == NULL)
-		return TR_ENOMEM;
-	if (stack_size != 0 && stack_size != tr__stack_size(sp))
-		return TR_EINVAL; /* one stack size per system for now */
+		return err;
 	tr__proc *p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return TR_ENOMEM;
+	p->p_pool = sp;
 	p->p_stack = tr__stack_get(sp);
 	if (p->p_stack == NULL) {
 		free(p);
@@ -178,7 +196,8 @@ tr__proc_free(tr_system *sys, tr__actor *a)
 #ifdef TR_TSAN
 	__tsan_destroy_fiber(p->p_tsan);
 #endif
-	tr__stack_put(sys->s_stacks, p->p_stack);
+	(void) sys;
+	tr__stack_put(p->p_pool, p->p_stack);
 	free(p);
 	a->a_proc = NULL;
 }
@@ -203,14 +222,15 @@ tr__proc_run(tr__worker *w, tr__actor *a)
 	case TR__P_EXITED: {
 		tr_reason_kind kind;
 		char buf[TR_REASON_TEXT_MAX];
-		const char *text = tr__exit_reason(&p->p_cx, TR_STOP, &kind, buf,
-		    sizeof(buf));
+		const char *text = tr__exit_reason(&p->p_cx, TR_STOP, &kind,
+		    buf, sizeof(buf));
 		tr__finish(w->w_sys, w, &w->w_pool, a, kind, text);
 		return;
 	}
 	case TR__P_BLOCKED:
 		if (tr__mpsc_mark_empty(&a->a_mbox)) {
-			if (!tr__lane_pending(&a->a_sig) || !tr__mpsc_claim(&a->a_mbox))
+			if (!tr__lane_pending(&a->a_sig) ||
+			    !tr__mpsc_claim(&a->a_mbox))
 				return;
 		}
 		tr__sched_push(w, a);
@@ -230,11 +250,17 @@ suspend(tr__proc *p, int st)
 	p->p_state = TR__P_RUNNING;
 }
 
+static bool signals(tr__worker *w, tr_ctx *cx, tr__actor *a);
+
 void
 tr_yield(tr_ctx *cx)
 {
-	if (cx->cx_proc != NULL)
-		suspend(cx->cx_proc, TR__P_YIELDED);
+	if (cx->cx_proc == NULL)
+		return;
+	suspend(cx->cx_proc, TR__P_YIELDED);
+	/* A busy process still hears exit signals when it yields. */
+	if (signals(cx->cx_w, cx, cx->cx_self))
+		tr__proc_exit(cx);
 }
 
 /* --------------------------------------------------------- receive */
@@ -245,6 +271,10 @@ tr_make_ref(tr_ctx *cx)
 	uint64_t ref = tr__new_ref(cx->cx_w->w_sys);
 	tr__proc *p = cx->cx_proc;
 	if (p != NULL) {
+		/* Everything queued now came before the reference: move it
+		 * to the inner queue and mark its end. */
+		if (tr__pull(cx->cx_w, cx, cx->cx_self) == TR__DIE)
+			tr__proc_exit(cx);
 		p->p_mark = cx->cx_self->a_in_tail;
 		p->p_mark_ref = ref;
 		p->p_mark_set = true;
@@ -288,11 +318,14 @@ pull_one(tr__worker *w, tr_ctx *cx, tr__actor *a, bool *dead)
 static bool
 signals(tr__worker *w, tr_ctx *cx, tr__actor *a)
 {
+	if (cx->cx_exit_set)
+		return true; /* an event actor already met its end in a poll */
 	if (atomic_load_explicit(&a->a_sig.l_top, memory_order_relaxed) != 0)
 		tr__run_lane(w, a);
-	if (atomic_load_explicit(&a->a_xflags, memory_order_relaxed) & TR__X_URGENT) {
-		atomic_fetch_and_explicit(&a->a_xflags, ~(uint32_t) TR__X_URGENT,
-		    memory_order_acquire);
+	if (atomic_load_explicit(&a->a_xflags, memory_order_relaxed) &
+	    TR__X_URGENT) {
+		atomic_fetch_and_explicit(&a->a_xflags,
+		    ~(uint32_t) TR__X_URGENT, memory_order_acquire);
 		if (tr__pull(w, cx, a) == TR__DIE)
 			return true;
 	}
@@ -336,7 +369,8 @@ receive(tr_ctx *cx, tr_match_fn match, void *arg, int64_t timeout_ms,
 				goto found;
 			}
 		}
-		tr__worker *w = cx->cx_w; /* a process may move between workers */
+		tr__worker *w =
+		    cx->cx_w; /* a process may move between workers */
 		if (pull_one(w, cx, a, &dead) != NULL)
 			continue;
 		if (dead)
@@ -351,7 +385,8 @@ receive(tr_ctx *cx, tr_match_fn match, void *arg, int64_t timeout_ms,
 			t->m_tag = TR__TAG_RECV_TMO;
 			t->m_flags = 0;
 			t->m_ref = p->p_recv_seq;
-			if (tr__timer_start(sys, w, tr__pid_of(a), timeout_ms, t, &timer) != 0) {
+			if (tr__timer_start(sys, w, tr__pid_of(a), timeout_ms,
+			        t, &timer) != 0) {
 				tr__msg_delete(&w->w_pool, t);
 				break;
 			}
@@ -369,6 +404,8 @@ receive(tr_ctx *cx, tr_match_fn match, void *arg, int64_t timeout_ms,
 found:
 	if (timer_set)
 		(void) tr_cancel_timer(sys, timer);
+	if (m->m_tag >= TR_TAG_SYSTEM)
+		tr__delivered(a, m);
 	return m;
 died:
 	if (p != NULL) {
@@ -376,8 +413,8 @@ died:
 			(void) tr_cancel_timer(sys, timer);
 		tr__proc_exit(cx);
 	}
-	/* An event actor polling: it dies when its handler returns. */
-	cx->cx_die = true;
+	/* An event actor polling: it dies when its handler returns (the
+	 * reason is in cx). */
 	return NULL;
 }
 

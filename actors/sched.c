@@ -57,7 +57,8 @@ rq_take(tr__worker *v)
 {
 	uint64_t h = atomic_load_explicit(&v->rq_head, memory_order_acquire);
 	for (;;) {
-		uint64_t t = atomic_load_explicit(&v->rq_tail, memory_order_acquire);
+		uint64_t t = atomic_load_explicit(&v->rq_tail,
+		    memory_order_acquire);
 		if (h == t)
 			return NULL;
 		tr__actor *a = atomic_load_explicit(&v->rq_buf[h % TR__RQ_SIZE],
@@ -65,8 +66,8 @@ rq_take(tr__worker *v)
 		/* acq_rel: claims index h; the acquire on tail made the slot's
 		 * contents visible, and the owner cannot reuse the slot before
 		 * head moves past it. */
-		if (atomic_compare_exchange_weak_explicit(&v->rq_head, &h, h + 1,
-		        memory_order_acq_rel, memory_order_acquire))
+		if (atomic_compare_exchange_weak_explicit(&v->rq_head, &h,
+		        h + 1, memory_order_acq_rel, memory_order_acquire))
 			return a;
 	}
 }
@@ -80,11 +81,13 @@ steal(tr__worker *w, tr__worker *v)
 	uint64_t wt = atomic_load_explicit(&w->rq_tail, memory_order_relaxed);
 	uint64_t n;
 	for (;;) {
-		uint64_t t = atomic_load_explicit(&v->rq_tail, memory_order_acquire);
+		uint64_t t = atomic_load_explicit(&v->rq_tail,
+		    memory_order_acquire);
 		if (t == h || t - h > TR__RQ_SIZE) { /* empty, or a stale h */
 			if (t == h)
 				return NULL;
-			h = atomic_load_explicit(&v->rq_head, memory_order_acquire);
+			h = atomic_load_explicit(&v->rq_head,
+			    memory_order_acquire);
 			continue;
 		}
 		n = t - h;
@@ -92,19 +95,23 @@ steal(tr__worker *w, tr__worker *v)
 		/* Copy first, then claim; our own slots are not published. */
 		for (uint64_t i = 0; i < n; i++) {
 			tr__actor *a = atomic_load_explicit(
-			    &v->rq_buf[(h + i) % TR__RQ_SIZE], memory_order_relaxed);
-			atomic_store_explicit(&w->rq_buf[(wt + i) % TR__RQ_SIZE], a,
+			    &v->rq_buf[(h + i) % TR__RQ_SIZE],
+			    memory_order_relaxed);
+			atomic_store_explicit(
+			    &w->rq_buf[(wt + i) % TR__RQ_SIZE], a,
 			    memory_order_relaxed);
 		}
-		if (atomic_compare_exchange_weak_explicit(&v->rq_head, &h, h + n,
-		        memory_order_acq_rel, memory_order_acquire))
+		if (atomic_compare_exchange_weak_explicit(&v->rq_head, &h,
+		        h + n, memory_order_acq_rel, memory_order_acquire))
 			break;
 	}
-	tr__actor *run = atomic_load_explicit(&w->rq_buf[(wt + n - 1) % TR__RQ_SIZE],
-	    memory_order_relaxed);
+	tr__actor *run =
+	    atomic_load_explicit(&w->rq_buf[(wt + n - 1) % TR__RQ_SIZE],
+	        memory_order_relaxed);
 	if (n > 1) {
 		/* release: publishes the copied slots to thieves. */
-		atomic_store_explicit(&w->rq_tail, wt + n - 1, memory_order_release);
+		atomic_store_explicit(&w->rq_tail, wt + n - 1,
+		    memory_order_release);
 	}
 	return run;
 }
@@ -137,7 +144,8 @@ inject_pop(tr_system *sys)
 		sys->s_inject_head = a->a_link;
 		if (sys->s_inject_head == NULL)
 			sys->s_inject_tail = NULL;
-		atomic_fetch_sub_explicit(&sys->s_inject_len, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&sys->s_inject_len, 1,
+		    memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&sys->s_inject_mx);
 	return a;
@@ -150,21 +158,24 @@ static void
 wake_one(tr_system *sys)
 {
 	uint32_t zero = 0;
-	if (!atomic_compare_exchange_strong_explicit(&sys->s_nspinning, &zero, 1,
-	        memory_order_seq_cst, memory_order_relaxed))
+	if (!atomic_compare_exchange_strong_explicit(&sys->s_nspinning, &zero,
+	        1, memory_order_seq_cst, memory_order_relaxed))
 		return;
 	pthread_mutex_lock(&sys->s_idle_mx);
 	tr__worker *w = sys->s_idle;
 	if (w != NULL) {
 		sys->s_idle = w->w_idle_next;
-		atomic_fetch_sub_explicit(&sys->s_nparked, 1, memory_order_seq_cst);
-		atomic_store_explicit(&w->w_park, TR__PARK_WOKEN, memory_order_release);
+		atomic_fetch_sub_explicit(&sys->s_nparked, 1,
+		    memory_order_seq_cst);
+		atomic_store_explicit(&w->w_park, TR__PARK_WOKEN,
+		    memory_order_release);
 	}
 	pthread_mutex_unlock(&sys->s_idle_mx);
 	if (w != NULL)
 		tr__park_wake(&w->w_park, 1);
 	else
-		atomic_fetch_sub_explicit(&sys->s_nspinning, 1, memory_order_seq_cst);
+		atomic_fetch_sub_explicit(&sys->s_nspinning, 1,
+		    memory_order_seq_cst);
 }
 
 /* wake_if_needed: called after publishing stealable work with a seq_cst
@@ -189,8 +200,10 @@ tr__sched_kick(tr_system *sys, tr__worker *w)
 		while (*pp != w)
 			pp = &(*pp)->w_idle_next;
 		*pp = w->w_idle_next;
-		atomic_fetch_sub_explicit(&sys->s_nparked, 1, memory_order_seq_cst);
-		atomic_store_explicit(&w->w_park, TR__PARK_RUNNING, memory_order_release);
+		atomic_fetch_sub_explicit(&sys->s_nparked, 1,
+		    memory_order_seq_cst);
+		atomic_store_explicit(&w->w_park, TR__PARK_RUNNING,
+		    memory_order_release);
 	}
 	pthread_mutex_unlock(&sys->s_idle_mx);
 	if (parked)
@@ -204,8 +217,10 @@ tr__sched_wake_all(tr_system *sys)
 	while (sys->s_idle != NULL) {
 		tr__worker *w = sys->s_idle;
 		sys->s_idle = w->w_idle_next;
-		atomic_fetch_sub_explicit(&sys->s_nparked, 1, memory_order_seq_cst);
-		atomic_store_explicit(&w->w_park, TR__PARK_RUNNING, memory_order_release);
+		atomic_fetch_sub_explicit(&sys->s_nparked, 1,
+		    memory_order_seq_cst);
+		atomic_store_explicit(&w->w_park, TR__PARK_RUNNING,
+		    memory_order_release);
 		tr__park_wake(&w->w_park, 1);
 	}
 	pthread_cond_broadcast(&sys->s_idle_cv);
@@ -219,24 +234,27 @@ tr__sched_push(tr__worker *w, tr__actor *a)
 {
 	uint64_t t = atomic_load_explicit(&w->rq_tail, memory_order_relaxed);
 	for (;;) {
-		uint64_t h = atomic_load_explicit(&w->rq_head, memory_order_acquire);
+		uint64_t h = atomic_load_explicit(&w->rq_head,
+		    memory_order_acquire);
 		if (t - h < TR__RQ_SIZE) {
 			atomic_store_explicit(&w->rq_buf[t % TR__RQ_SIZE], a,
 			    memory_order_relaxed);
 			/* seq_cst RMW: publishes the slot to rq_take/steal and
 			 * is the pusher's half of the Dekker pair. */
-			atomic_exchange_explicit(&w->rq_tail, t + 1, memory_order_seq_cst);
+			atomic_exchange_explicit(&w->rq_tail, t + 1,
+			    memory_order_seq_cst);
 			break;
 		}
 		/* Full: move half of it, and a, to the inject queue. */
 		uint64_t n = TR__RQ_SIZE / 2;
-		if (!atomic_compare_exchange_strong_explicit(&w->rq_head, &h, h + n,
-		        memory_order_acq_rel, memory_order_acquire))
+		if (!atomic_compare_exchange_strong_explicit(&w->rq_head, &h,
+		        h + n, memory_order_acq_rel, memory_order_acquire))
 			continue; /* a thief made room */
 		tr__actor *first = NULL, *last = NULL;
 		for (uint64_t i = 0; i < n; i++) {
 			tr__actor *x = atomic_load_explicit(
-			    &w->rq_buf[(h + i) % TR__RQ_SIZE], memory_order_relaxed);
+			    &w->rq_buf[(h + i) % TR__RQ_SIZE],
+			    memory_order_relaxed);
 			if (last != NULL)
 				last->a_link = x;
 			else
@@ -307,13 +325,16 @@ static void
 unpark_self(tr_system *sys, tr__worker *w)
 {
 	pthread_mutex_lock(&sys->s_idle_mx);
-	if (atomic_load_explicit(&w->w_park, memory_order_relaxed) == TR__PARK_PARKED) {
+	if (atomic_load_explicit(&w->w_park, memory_order_relaxed) ==
+	    TR__PARK_PARKED) {
 		tr__worker **pp = &sys->s_idle;
 		while (*pp != w)
 			pp = &(*pp)->w_idle_next;
 		*pp = w->w_idle_next;
-		atomic_fetch_sub_explicit(&sys->s_nparked, 1, memory_order_seq_cst);
-		atomic_store_explicit(&w->w_park, TR__PARK_RUNNING, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&sys->s_nparked, 1,
+		    memory_order_seq_cst);
+		atomic_store_explicit(&w->w_park, TR__PARK_RUNNING,
+		    memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&sys->s_idle_mx);
 }
@@ -329,11 +350,13 @@ park(tr__worker *w, int64_t timeout_ns)
 		pthread_mutex_unlock(&sys->s_idle_mx);
 		return;
 	}
-	atomic_store_explicit(&w->w_park, TR__PARK_PARKED, memory_order_relaxed);
+	atomic_store_explicit(&w->w_park, TR__PARK_PARKED,
+	    memory_order_relaxed);
 	w->w_idle_next = sys->s_idle;
 	sys->s_idle = w;
 	uint32_t np = atomic_fetch_add_explicit(&sys->s_nparked, 1,
-	                  memory_order_seq_cst) + 1;
+	                  memory_order_seq_cst) +
+	    1;
 	pthread_mutex_unlock(&sys->s_idle_mx);
 
 	/* The parker's half of the Dekker pair: the seq_cst add above. */
@@ -349,7 +372,8 @@ park(tr__worker *w, int64_t timeout_ns)
 	 * deadline passes. */
 	int64_t deadline = timeout_ns < 0 ? -1 : tr__now_ns() + timeout_ns;
 	for (;;) {
-		uint32_t st = atomic_load_explicit(&w->w_park, memory_order_acquire);
+		uint32_t st = atomic_load_explicit(&w->w_park,
+		    memory_order_acquire);
 		if (st != TR__PARK_PARKED)
 			break;
 		int64_t left = -1;
@@ -359,9 +383,11 @@ park(tr__worker *w, int64_t timeout_ns)
 		}
 		tr__park_wait(&w->w_park, TR__PARK_PARKED, left);
 	}
-	if (atomic_load_explicit(&w->w_park, memory_order_acquire) == TR__PARK_WOKEN)
+	if (atomic_load_explicit(&w->w_park, memory_order_acquire) ==
+	    TR__PARK_WOKEN)
 		w->w_spinning = true;
-	atomic_store_explicit(&w->w_park, TR__PARK_RUNNING, memory_order_relaxed);
+	atomic_store_explicit(&w->w_park, TR__PARK_RUNNING,
+	    memory_order_relaxed);
 }
 
 /* stop_spinning gives up w's spinning token; if it found work and was the
@@ -382,14 +408,16 @@ search(tr__worker *w)
 {
 	tr_system *sys = w->w_sys;
 	for (;;) {
-		if (atomic_load_explicit(&sys->s_stopping, memory_order_acquire)) {
+		if (atomic_load_explicit(&sys->s_stopping,
+		        memory_order_acquire)) {
 			if (w->w_spinning)
 				stop_spinning(w, false);
 			return NULL;
 		}
 		if (!w->w_spinning) {
 			uint32_t busy = sys->s_nworkers -
-			    atomic_load_explicit(&sys->s_nparked, memory_order_relaxed);
+			    atomic_load_explicit(&sys->s_nparked,
+			        memory_order_relaxed);
 			uint32_t sp = atomic_load_explicit(&sys->s_nspinning,
 			    memory_order_relaxed);
 			if (2 * sp < busy) {
@@ -442,9 +470,11 @@ next_actor(tr__worker *w)
 	++w->w_tick;
 	if ((w->w_tick & 31) == 0 &&
 	    (w->w_wheel.wh_count != 0 ||
-	        atomic_load_explicit(&w->w_tcancel, memory_order_relaxed) != NULL ||
+	        atomic_load_explicit(&w->w_tcancel, memory_order_relaxed) !=
+	            NULL ||
 	        (w->w_index == 0 &&
-	            atomic_load_explicit(&sys->s_tin_len, memory_order_relaxed) != 0)))
+	            atomic_load_explicit(&sys->s_tin_len,
+	                memory_order_relaxed) != 0)))
 		(void) tr__timers_run(w);
 	if (w->w_tick % INJECT_TICK == 0 && (a = inject_pop(sys)) != NULL)
 		return a;

@@ -58,7 +58,9 @@ tr__new_ref(tr_system *sys)
 	tr__worker *w = tr__tls_worker;
 	if (w != NULL && w->w_sys == sys)
 		return ((uint64_t) (w->w_index + 1) << 48) | ++w->w_refs;
-	return atomic_fetch_add_explicit(&sys->s_ext_refs, 1, memory_order_relaxed) + 1;
+	return atomic_fetch_add_explicit(&sys->s_ext_refs, 1,
+	           memory_order_relaxed) +
+	    1;
 }
 
 /* -------------------------------------------------------------- reasons */
@@ -133,10 +135,11 @@ noproc_answer(tr_system *sys, tr__pool *p, tr_pid gone, tr_pid from,
 	unsigned char why[TR__REASON_BUF];
 	size_t n = tr__reason_pack(why, TR_REASON_NOPROC, "noproc");
 	if (kind == TR__SIG_LINK)
-		(void) tr__post(sys, p, gone, from, TR__TAG_XSIG, TR__MSG_LINKED, 0,
-		    why, n);
+		(void) tr__post(sys, p, gone, from, TR__TAG_XSIG,
+		    TR__MSG_LINKED, 0, why, n);
 	else if (kind == TR__SIG_MONITOR)
-		(void) tr__post(sys, p, gone, from, TR_TAG_DOWN, 0, ref, why, n);
+		(void) tr__post(sys, p, gone, from, TR_TAG_DOWN, 0, ref, why,
+		    n);
 }
 
 int
@@ -173,7 +176,8 @@ tr__run_lane(tr__worker *w, tr__actor *a)
 	uint32_t gen = atomic_load_explicit(&a->a_gen, memory_order_relaxed);
 	tr__node *n = tr__lane_take(&a->a_sig, false);
 	while (n != NULL) {
-		tr__node *nx = atomic_load_explicit(&n->next, memory_order_relaxed);
+		tr__node *nx = atomic_load_explicit(&n->next,
+		    memory_order_relaxed);
 		tr_msg *s = (tr_msg *) n;
 		tr_pid gone = { 0, a->a_slot, s->m_to_gen };
 		tr__ext *x = s->m_to_gen == gen ? tr__ext_get(a) : NULL;
@@ -186,15 +190,18 @@ tr__run_lane(tr__worker *w, tr__actor *a)
 				wt->wt_next = x->x_waiters;
 				x->x_waiters = wt;
 			} else {
-				tr__waiter_complete(wt, s->m_to_gen == gen ?
-				    TR_REASON_ERROR : TR_REASON_NOPROC,
-				    s->m_to_gen == gen ? "out of memory" : NULL);
+				tr__waiter_complete(wt,
+				    s->m_to_gen == gen ? TR_REASON_ERROR
+				                       : TR_REASON_NOPROC,
+				    s->m_to_gen == gen ? "out of memory"
+				                       : NULL);
 			}
 			break;
 		}
 		case TR__SIG_LINK:
 			if (x != NULL &&
-			    (e = tr__map_put(&x->x_links, tr__pid_key(s->m_from), NULL)) != NULL)
+			    (e = tr__map_put(&x->x_links,
+			         tr__pid_key(s->m_from), NULL)) != NULL)
 				e->me_pid = s->m_from;
 			else
 				noproc_answer(sys, &w->w_pool, gone, s->m_from,
@@ -202,10 +209,13 @@ tr__run_lane(tr__worker *w, tr__actor *a)
 			break;
 		case TR__SIG_UNLINK:
 			if (x != NULL)
-				tr__map_del(&x->x_links, tr__pid_key(s->m_from), NULL);
+				tr__map_del(&x->x_links, tr__pid_key(s->m_from),
+				    NULL);
 			break;
 		case TR__SIG_MONITOR:
-			if (x != NULL && (e = tr__map_put(&x->x_mon_in, s->m_ref, NULL)) != NULL)
+			if (x != NULL &&
+			    (e = tr__map_put(&x->x_mon_in, s->m_ref, NULL)) !=
+			        NULL)
 				e->me_pid = s->m_from;
 			else
 				noproc_answer(sys, &w->w_pool, gone, s->m_from,
@@ -243,10 +253,11 @@ end_call(tr__worker *w, tr__actor *a, tr__ext *x, uint64_t ref, bool demon)
 {
 	tr__mapent c, mon;
 	if (tr__map_del(&x->x_calls, ref, &c) && c.me_ptr != NULL)
-		(void) tr_cancel_timer(w->w_sys, (tr_timer){ c.me_ptr, c.me_val });
+		(void) tr_cancel_timer(w->w_sys,
+		    (tr_timer){ c.me_ptr, c.me_val });
 	if (tr__map_del(&x->x_mon_out, ref, &mon) && demon)
-		(void) tr__signal(w->w_sys, &w->w_pool, tr__pid_of(a), mon.me_pid,
-		    TR__SIG_DEMONITOR, ref);
+		(void) tr__signal(w->w_sys, &w->w_pool, tr__pid_of(a),
+		    mon.me_pid, TR__SIG_DEMONITOR, ref);
 }
 
 int
@@ -261,7 +272,9 @@ tr__sysmsg(tr__worker *w, tr_ctx *cx, tr__actor *a, tr_msg *m)
 			return TR__DROP;
 		bool linked = (m->m_flags & TR__MSG_LINKED) != 0;
 		if (linked &&
-		    (x == NULL || !tr__map_del(&x->x_links, tr__pid_key(m->m_from), NULL)))
+		    (x == NULL ||
+		        !tr__map_del(&x->x_links, tr__pid_key(m->m_from),
+		            NULL)))
 			return TR__DROP; /* unlinked meanwhile */
 		if (kind == TR_REASON_KILL && !linked)
 			return die(cx, TR_REASON_KILLED, "killed");
@@ -271,15 +284,25 @@ tr__sysmsg(tr__worker *w, tr_ctx *cx, tr__actor *a, tr_msg *m)
 			return TR__DELIVER;
 		}
 		if (kind == TR_REASON_NORMAL)
-			return tr_pid_eq(m->m_from, tr__pid_of(a)) ?
-			    die(cx, TR_REASON_NORMAL, "normal") : TR__DROP;
+			return tr_pid_eq(m->m_from, tr__pid_of(a))
+			    ? die(cx, TR_REASON_NORMAL, "normal")
+			    : TR__DROP;
 		return die(cx, kind, text);
 	}
-	case TR_TAG_DOWN:
-		if (x == NULL || tr__map_get(&x->x_mon_out, m->m_ref) == NULL)
+	case TR_TAG_DOWN: {
+		tr__mapent *e = x != NULL ? tr__map_get(&x->x_mon_out, m->m_ref)
+		                          : NULL;
+		if (e == NULL || e->me_aux != 0)
 			return TR__DROP;
-		end_call(w, a, x, m->m_ref, false);
+		if (tr__map_get(&x->x_calls, m->m_ref) != NULL) {
+			end_call(w, a, x, m->m_ref, false);
+			return TR__DELIVER;
+		}
+		/* A plain monitor stays until its DOWN reaches the actor's
+		 * code (tr__delivered), so tr_demonitor can still flush it. */
+		e->me_aux = 1;
 		return TR__DELIVER;
+	}
 	case TR_TAG_CALL_TIMEOUT:
 		if (x == NULL || tr__map_get(&x->x_calls, m->m_ref) == NULL)
 			return TR__DROP;
@@ -291,13 +314,21 @@ tr__sysmsg(tr__worker *w, tr_ctx *cx, tr__actor *a, tr_msg *m)
 		return TR__DROP;
 	default:
 		if (m->m_flags & TR_MSG_REPLY) {
-			if (x == NULL || tr__map_get(&x->x_calls, m->m_ref) == NULL)
+			if (x == NULL ||
+			    tr__map_get(&x->x_calls, m->m_ref) == NULL)
 				return TR__DROP; /* late: its call is over */
 			end_call(w, a, x, m->m_ref, true);
 			return TR__DELIVER;
 		}
 		return m->m_tag >= TR_TAG_SYSTEM ? TR__DROP : TR__DELIVER;
 	}
+}
+
+void
+tr__delivered(tr__actor *a, tr_msg *m)
+{
+	if (m->m_tag == TR_TAG_DOWN && a->a_ext != NULL)
+		tr__map_del(&a->a_ext->x_mon_out, m->m_ref, NULL);
 }
 
 int
@@ -362,14 +393,16 @@ tr_link(tr_ctx *cx, tr_pid pid)
 		return rv;
 	tr__ext *x = tr__ext_get(cx->cx_self);
 	bool isnew;
-	tr__mapent *e = x != NULL ? tr__map_put(&x->x_links, tr__pid_key(pid), &isnew) : NULL;
+	tr__mapent *e = x != NULL
+	    ? tr__map_put(&x->x_links, tr__pid_key(pid), &isnew)
+	    : NULL;
 	if (e == NULL)
 		return TR_ENOMEM;
 	if (!isnew)
 		return 0;
 	e->me_pid = pid;
-	rv = tr__signal(cx->cx_w->w_sys, &cx->cx_w->w_pool, tr__pid_of(cx->cx_self),
-	    pid, TR__SIG_LINK, 0);
+	rv = tr__signal(cx->cx_w->w_sys, &cx->cx_w->w_pool,
+	    tr__pid_of(cx->cx_self), pid, TR__SIG_LINK, 0);
 	if (rv == TR_ENOMEM) {
 		tr__map_del(&x->x_links, tr__pid_key(pid), NULL);
 		return rv;
@@ -386,8 +419,8 @@ tr_unlink(tr_ctx *cx, tr_pid pid)
 	tr__ext *x = cx->cx_self->a_ext;
 	if (x == NULL || !tr__map_del(&x->x_links, tr__pid_key(pid), NULL))
 		return 0;
-	rv = tr__signal(cx->cx_w->w_sys, &cx->cx_w->w_pool, tr__pid_of(cx->cx_self),
-	    pid, TR__SIG_UNLINK, 0);
+	rv = tr__signal(cx->cx_w->w_sys, &cx->cx_w->w_pool,
+	    tr__pid_of(cx->cx_self), pid, TR__SIG_UNLINK, 0);
 	return rv == TR_ENOMEM ? rv : 0;
 }
 
@@ -400,7 +433,8 @@ tr_monitor(tr_ctx *cx, tr_pid pid, uint64_t *refp)
 	tr_system *sys = cx->cx_w->w_sys;
 	tr__ext *x = tr__ext_get(cx->cx_self);
 	uint64_t ref = tr__new_ref(sys);
-	tr__mapent *e = x != NULL ? tr__map_put(&x->x_mon_out, ref, NULL) : NULL;
+	tr__mapent *e = x != NULL ? tr__map_put(&x->x_mon_out, ref, NULL)
+	                          : NULL;
 	if (e == NULL)
 		return TR_ENOMEM;
 	e->me_pid = pid;
@@ -420,14 +454,18 @@ tr_demonitor(tr_ctx *cx, uint64_t ref)
 	tr__actor *a = cx->cx_self;
 	tr__ext *x = a->a_ext;
 	tr__mapent e;
-	if (x == NULL || !tr__map_del(&x->x_mon_out, ref, &e))
+	if (x == NULL || tr__map_get(&x->x_calls, ref) != NULL ||
+	    !tr__map_del(&x->x_mon_out, ref, &e))
 		return TR_ENOENT;
-	(void) tr__signal(cx->cx_w->w_sys, &cx->cx_w->w_pool, tr__pid_of(a),
-	    e.me_pid, TR__SIG_DEMONITOR, ref);
-	/* Flush a DOWN already moved to the inner queue; one still in the
-	 * mailbox is dropped when met, its ref being gone. */
+	if (e.me_aux == 0) {
+		(void) tr__signal(cx->cx_w->w_sys, &cx->cx_w->w_pool,
+		    tr__pid_of(a), e.me_pid, TR__SIG_DEMONITOR, ref);
+		return 0; /* a DOWN still in the mailbox is dropped when met */
+	}
+	/* Its DOWN was met but not handed over: it is in the inner queue. */
 	tr_msg *prev = NULL;
-	for (tr_msg *m = a->a_in_head; m != NULL; prev = m, m = tr__inner_next(m)) {
+	for (tr_msg *m = a->a_in_head; m != NULL;
+	     prev = m, m = tr__inner_next(m)) {
 		if (m->m_tag == TR_TAG_DOWN && m->m_ref == ref) {
 			tr__inner_remove(a, prev, m);
 			tr__msg_delete(&cx->cx_w->w_pool, m);
@@ -466,8 +504,8 @@ exit_pid(tr_system *sys, tr__pool *p, tr_pid from, tr_pid pid, tr_reason r)
 int
 tr_exit_pid(tr_ctx *cx, tr_pid pid, tr_reason r)
 {
-	return exit_pid(cx->cx_w->w_sys, &cx->cx_w->w_pool, tr__pid_of(cx->cx_self),
-	    pid, r);
+	return exit_pid(cx->cx_w->w_sys, &cx->cx_w->w_pool,
+	    tr__pid_of(cx->cx_self), pid, r);
 }
 
 int

@@ -56,8 +56,8 @@ system_free(tr_system *sys)
 				tr__pool_fini(&sys->s_workers[i].w_pool);
 		free(sys->s_workers);
 	}
-	if (sys->s_stacks != NULL)
-		tr__stack_pool_free(sys->s_stacks);
+	for (unsigned i = 0; i < sys->s_nstacks; i++)
+		tr__stack_pool_free(sys->s_stacks[i]);
 	tr__names_fini(sys);
 	tr__table_fini(&sys->s_table);
 	tr__pool_global_free(sys->s_pool);
@@ -77,7 +77,8 @@ tr_system_start(tr_system **sysp, const tr_system_config *cfg)
 	tr_system_config c = TR_SYSTEM_CONFIG_INIT;
 	if (cfg != NULL)
 		c = *cfg;
-	if (c.workers > MAX_WORKERS || (unsigned) c.log_level > TR_LOG_INFO)
+	if (c.workers > MAX_WORKERS || (unsigned) c.log_level > TR_LOG_INFO ||
+	    c.stack_size > TR_STACK_MAX)
 		return TR_EINVAL;
 	if (c.workers == 0)
 		c.workers = tr__ncpu();
@@ -186,8 +187,8 @@ tr_system_idle(tr_system *sys, int64_t timeout_ms)
 			break;
 		if (timeout_ms < 0) {
 			pthread_cond_wait(&sys->s_idle_cv, &sys->s_idle_mx);
-		} else if (pthread_cond_timedwait(&sys->s_idle_cv, &sys->s_idle_mx,
-		               &ts) != 0 &&
+		} else if (pthread_cond_timedwait(&sys->s_idle_cv,
+		               &sys->s_idle_mx, &ts) != 0 &&
 		    !idle_now(sys)) {
 			rv = TR_ETIMEDOUT;
 			break;
@@ -201,22 +202,34 @@ void
 tr_system_stats_get(tr_system *sys, tr_system_stats *st)
 {
 	memset(st, 0, sizeof(*st));
-	uint64_t exited = atomic_load_explicit(&sys->s_stop_exited, memory_order_relaxed);
+	uint64_t exited = atomic_load_explicit(&sys->s_stop_exited,
+	    memory_order_relaxed);
 	int64_t live = 0;
-	st->actors_spawned = atomic_load_explicit(&sys->s_ext_spawned, memory_order_relaxed);
-	st->messages_sent = atomic_load_explicit(&sys->s_ext_sent, memory_order_relaxed);
-	st->dead_letters = atomic_load_explicit(&sys->s_ext_dead, memory_order_relaxed);
+	st->actors_spawned = atomic_load_explicit(&sys->s_ext_spawned,
+	    memory_order_relaxed);
+	st->messages_sent = atomic_load_explicit(&sys->s_ext_sent,
+	    memory_order_relaxed);
+	st->dead_letters = atomic_load_explicit(&sys->s_ext_dead,
+	    memory_order_relaxed);
 	for (unsigned i = 0; i < sys->s_nworkers; i++) {
 		tr__worker *w = &sys->s_workers[i];
-		st->actors_spawned += atomic_load_explicit(&w->w_spawned, memory_order_relaxed);
-		exited += atomic_load_explicit(&w->w_exited, memory_order_relaxed);
-		st->messages_sent += atomic_load_explicit(&w->w_sent, memory_order_relaxed);
-		st->dead_letters += atomic_load_explicit(&w->w_dead, memory_order_relaxed);
-		live += atomic_load_explicit(&w->w_pool.p_live, memory_order_relaxed);
+		st->actors_spawned += atomic_load_explicit(&w->w_spawned,
+		    memory_order_relaxed);
+		exited += atomic_load_explicit(&w->w_exited,
+		    memory_order_relaxed);
+		st->messages_sent += atomic_load_explicit(&w->w_sent,
+		    memory_order_relaxed);
+		st->dead_letters += atomic_load_explicit(&w->w_dead,
+		    memory_order_relaxed);
+		live += atomic_load_explicit(&w->w_pool.p_live,
+		    memory_order_relaxed);
 	}
 	live += tr__pool_global_live(sys->s_pool);
-	st->actors_alive = st->actors_spawned > exited ? st->actors_spawned - exited : 0;
+	st->actors_alive = st->actors_spawned > exited
+	    ? st->actors_spawned - exited
+	    : 0;
 	st->msg_blocks_live = live > 0 ? (uint64_t) live : 0;
-	st->slots = (uint64_t) atomic_load(&sys->s_table.t_nchunks) * TR__CHUNK_SIZE;
+	st->slots = (uint64_t) atomic_load(&sys->s_table.t_nchunks) *
+	    TR__CHUNK_SIZE;
 	st->workers = sys->s_nworkers;
 }

@@ -30,7 +30,8 @@ tr__table_fini(tr__table *t)
 {
 	uint32_t n = atomic_load(&t->t_nchunks);
 	for (uint32_t c = 0; c < n; c++)
-		free(atomic_load_explicit(&t->t_chunks[c], memory_order_relaxed));
+		free(atomic_load_explicit(&t->t_chunks[c],
+		    memory_order_relaxed));
 	free(t->t_chunks);
 	free(t->t_free);
 	pthread_mutex_destroy(&t->t_mx);
@@ -46,7 +47,8 @@ grow(tr__table *t)
 	/* The free array can hold every slot, so tr__table_give never fails. */
 	uint32_t total = (c + 1) * TR__CHUNK_SIZE;
 	if (t->t_freecap < total) {
-		uint32_t cap = t->t_freecap ? 2 * t->t_freecap : 2 * TR__CHUNK_SIZE;
+		uint32_t cap = t->t_freecap ? 2 * t->t_freecap
+		                            : 2 * TR__CHUNK_SIZE;
 		while (cap < total)
 			cap *= 2;
 		uint32_t *nf = realloc(t->t_free, (size_t) cap * sizeof(*nf));
@@ -60,10 +62,11 @@ grow(tr__table *t)
 		return false;
 	for (uint32_t i = 0; i < TR__CHUNK_SIZE; i++) {
 		tr__actor *a = &chunk[i];
-		/* A free slot's mailbox is "scheduled" (no idle bit), so a
-		 * late push never schedules it; spawn sets the bit. */
-		tr__mpsc_init(&a->a_mbox, false);
+		/* A free slot's mailbox is idle and its lane closed: a late
+		 * push schedules a "dead run" that frees it (actor.c). */
+		tr__mpsc_init(&a->a_mbox, true);
 		tr__lane_init(&a->a_sig);
+		atomic_init(&a->a_sig.l_top, TR__LANE_CLOSED);
 		atomic_init(&a->a_gen, 0);
 		a->a_slot = c * TR__CHUNK_SIZE + i;
 	}

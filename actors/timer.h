@@ -25,8 +25,9 @@
 #define TR__WHEEL_SLOTS 64
 
 typedef struct tr__tnode {
-	struct tr__tnode *tn_next, *tn_prev; /* slot list; NULL when not filed */
-	uint64_t tn_deadline;                /* absolute ms */
+	struct tr__tnode *tn_next,
+	    *tn_prev;         /* slot list; NULL when not filed */
+	uint64_t tn_deadline; /* absolute ms */
 	uint8_t tn_level, tn_slot;
 	bool tn_filed;
 } tr__tnode;

@@ -33,21 +33,23 @@
 enum { T_FREE = 0, T_PENDING = 1, T_FIRED = 2, T_CANCELLED = 3 };
 
 #define T_SLAB 256
+#define TR__DELAY_MAX ((int64_t) 1 << 40)
 
 struct tr__timer {
-	tr__tnode t_node;          /* in the owner's wheel */
-	_Atomic uint64_t t_state;  /* gen << 2 | T_* */
+	tr__tnode t_node;         /* in the owner's wheel */
+	_Atomic uint64_t t_state; /* gen << 2 | T_* */
 	tr__worker *t_owner;
-	tr_msg *t_msg;             /* what firing posts */
+	tr_msg *t_msg; /* what firing posts */
 	tr_pid t_to;
-	bool t_shared;             /* came from the system's free list */
-	bool t_inlist;             /* on s_tin (under s_ext_mx) */
-	tr__timer *t_next;         /* free list, s_tin */
-	tr__timer *t_cnext;        /* owner's cancel stack */
-	uint64_t t_deadline;       /* s_tin: when to fire (ms) */
+	bool t_shared;       /* came from the system's free list */
+	bool t_inlist;       /* on s_tin (under s_ext_mx) */
+	tr__timer *t_next;   /* free list, s_tin */
+	tr__timer *t_cnext;  /* owner's cancel stack */
+	uint64_t t_deadline; /* s_tin: when to fire (ms) */
 };
 
-#define container(n) ((tr__timer *) (void *) ((char *) (n) - offsetof(tr__timer, t_node)))
+#define container(n) \
+	((tr__timer *) (void *) ((char *) (n) -offsetof(tr__timer, t_node)))
 
 uint64_t
 tr__now_ms(tr_system *sys)
@@ -90,7 +92,8 @@ timer_get(tr_system *sys, tr__worker *w)
 	}
 	pthread_mutex_lock(&sys->s_ext_mx);
 	if (sys->s_tfree == NULL)
-		(void) slab_new(&sys->s_tslabs, &sys->s_ntslabs, &sys->s_tfree, true);
+		(void) slab_new(&sys->s_tslabs, &sys->s_ntslabs, &sys->s_tfree,
+		    true);
 	t = sys->s_tfree;
 	if (t != NULL)
 		sys->s_tfree = t->t_next;
@@ -108,7 +111,9 @@ recycle(tr__worker *w, tr__timer *t)
 		tr__msg_delete(&w->w_pool, t->t_msg);
 		t->t_msg = NULL;
 	}
-	uint64_t gen = atomic_load_explicit(&t->t_state, memory_order_relaxed) >> 2;
+	uint64_t gen = atomic_load_explicit(&t->t_state,
+	                   memory_order_relaxed) >>
+	    2;
 	/* release: a stale handle's CAS fails from here on. */
 	atomic_store_explicit(&t->t_state, ((gen + 1) << 2) | T_FREE,
 	    memory_order_release);
@@ -157,11 +162,18 @@ tr__timer_start(tr_system *sys, tr__worker *w, tr_pid to, int64_t delay_ms,
 	tr__timer *t = timer_get(sys, w);
 	if (t == NULL)
 		return TR_ENOMEM;
-	uint64_t deadline = tr__now_ms(sys) + (uint64_t) delay_ms;
+	if (delay_ms > TR__DELAY_MAX)
+		delay_ms = TR__DELAY_MAX; /* ~35 years: as good as never */
+	/* Round the exact deadline up to the next ms tick: the wheel fires
+	 * at floor(now) >= deadline, so never before delay_ms has passed. */
+	int64_t exact = tr__now_ns() - sys->s_t0_ns + delay_ms * 1000000;
+	uint64_t deadline = (uint64_t) ((exact + 999999) / 1000000);
 	t->t_msg = m;
 	t->t_to = to;
 	m->m_to_gen = to.gen;
-	uint64_t gen = atomic_load_explicit(&t->t_state, memory_order_relaxed) >> 2;
+	uint64_t gen = atomic_load_explicit(&t->t_state,
+	                   memory_order_relaxed) >>
+	    2;
 	if (out != NULL)
 		*out = (tr_timer){ t, gen };
 	if (w != NULL) {
@@ -228,7 +240,8 @@ tr_cancel_timer(tr_system *sys, tr_timer timer)
 		return 0;
 	}
 	/* The owner unfiles and recycles it on its next look. */
-	tr__timer *top = atomic_load_explicit(&o->w_tcancel, memory_order_relaxed);
+	tr__timer *top = atomic_load_explicit(&o->w_tcancel,
+	    memory_order_relaxed);
 	do {
 		t->t_cnext = top;
 		/* release: publishes t_cnext to the owner. */
@@ -295,7 +308,8 @@ free_slabs(tr_system *sys, void **slabs, size_t n)
 		tr__timer *t = slabs[i];
 		for (int j = 0; j < T_SLAB; j++)
 			if (t[j].t_msg != NULL)
-				tr__msg_delete(&sys->s_workers[0].w_pool, t[j].t_msg);
+				tr__msg_delete(&sys->s_workers[0].w_pool,
+				    t[j].t_msg);
 		free(t);
 	}
 	free(slabs);
@@ -354,7 +368,8 @@ tr_send_after(tr_ctx *cx, tr_pid pid, int64_t delay_ms, uint32_t tag,
 	if (rv != 0)
 		return rv;
 	tr__worker *w = cx->cx_w;
-	tr_msg *m = make(w->w_sys, &w->w_pool, tr__pid_of(cx->cx_self), tag, data, len);
+	tr_msg *m = make(w->w_sys, &w->w_pool, tr__pid_of(cx->cx_self), tag,
+	    data, len);
 	if (m == NULL)
 		return TR_ENOMEM;
 	rv = tr__timer_start(w->w_sys, w, pid, delay_ms, m, timer);
@@ -364,8 +379,8 @@ tr_send_after(tr_ctx *cx, tr_pid pid, int64_t delay_ms, uint32_t tag,
 }
 
 int
-tr_system_send_after(tr_system *sys, tr_pid pid, int64_t delay_ms,
-    uint32_t tag, const void *data, size_t len, tr_timer *timer)
+tr_system_send_after(tr_system *sys, tr_pid pid, int64_t delay_ms, uint32_t tag,
+    const void *data, size_t len, tr_timer *timer)
 {
 	if (sys == NULL)
 		return TR_EINVAL;

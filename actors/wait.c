@@ -41,13 +41,17 @@ tr_wait(tr_system *sys, tr_pid pid, int64_t timeout_ms, tr_exit_info *info)
 		wt = e.me_ptr;
 		goto wait;
 	}
-	tr__actor *a = tr__lookup(sys, pid);
-	if (a == NULL) {
+	/* No generation check: the lane says whether the actor is there
+	 * (it closes after the destructor ran); a later incarnation of the
+	 * slot answers noproc for the one we name. */
+	tr__actor *a = tr__table_get(&sys->s_table, pid.slot);
+	if (a == NULL || !TR__GEN_ALIVE(pid.gen)) {
 		noproc(info);
 		return 0;
 	}
 	wt = calloc(1, sizeof(*wt));
-	tr_msg *s = wt != NULL ? tr__msg_new_shared(sys->s_pool, sizeof(wt)) : NULL;
+	tr_msg *s = wt != NULL ? tr__msg_new_shared(sys->s_pool, sizeof(wt))
+	                       : NULL;
 	if (s == NULL) {
 		free(wt);
 		return TR_ENOMEM;
@@ -71,7 +75,8 @@ tr_wait(tr_system *sys, tr_pid pid, int64_t timeout_ms, tr_exit_info *info)
 wait:;
 	if (timeout_ms > ((int64_t) 1 << 40))
 		timeout_ms = -1; /* beyond any reasonable wait: forever */
-	int64_t deadline = timeout_ms < 0 ? -1 : tr__now_ns() + timeout_ms * 1000000;
+	int64_t deadline = timeout_ms < 0 ? -1
+	                                  : tr__now_ns() + timeout_ms * 1000000;
 	int rv = 0;
 	while (atomic_load_explicit(&wt->wt_done, memory_order_acquire) == 0) {
 		int64_t left = -1;
@@ -89,7 +94,8 @@ wait:;
 	if (rv != 0 && kept) {
 		/* Keep the record for a later tr_wait. */
 		pthread_mutex_lock(&sys->s_ext_mx);
-		tr__mapent *ne = tr__map_put(&sys->s_waits, tr__pid_key(pid), NULL);
+		tr__mapent *ne = tr__map_put(&sys->s_waits, tr__pid_key(pid),
+		    NULL);
 		if (ne != NULL) {
 			ne->me_ptr = wt;
 			wt = NULL;

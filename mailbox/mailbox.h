@@ -27,15 +27,15 @@ typedef struct tr__node {
 /* ---------------------------------------------------------- the message */
 
 struct tr_msg {
-	tr__node m_node;     /* queue link; must stay first */
-	tr_pid m_from;       /* sender */
-	uint32_t m_tag;      /* user tag, or a TR_TAG_SYSTEM one */
-	uint32_t m_to_gen;   /* generation of the target slot when sent */
-	uint32_t m_len;      /* payload bytes */
-	uint16_t m_flags;    /* TR_MSG_* */
-	uint8_t m_class;     /* pool size class; TR__POOL_BIG: malloc'd */
+	tr__node m_node;   /* queue link; must stay first */
+	tr_pid m_from;     /* sender */
+	uint32_t m_tag;    /* user tag, or a TR_TAG_SYSTEM one */
+	uint32_t m_to_gen; /* generation of the target slot when sent */
+	uint32_t m_len;    /* payload bytes */
+	uint16_t m_flags;  /* TR_MSG_* */
+	uint8_t m_class;   /* pool size class; TR__POOL_BIG: malloc'd */
 	uint8_t m_spare;
-	uint64_t m_ref;      /* request/reply reference */
+	uint64_t m_ref;         /* request/reply reference */
 	unsigned char m_data[]; /* payload */
 };
 
@@ -63,8 +63,9 @@ typedef struct tr__pool {
 	tr__pool_global *p_global;
 	struct tr__fblock *p_free[TR__POOL_CLASSES];
 	uint32_t p_count[TR__POOL_CLASSES];
-	_Atomic int64_t p_live; /* allocated here minus freed here (owner writes) */
-	bool p_shared;          /* the global pool's own: callers hold its lock */
+	/* Allocated here minus freed here (the owner writes). */
+	_Atomic int64_t p_live;
+	bool p_shared; /* the global pool's own: callers hold its lock */
 } tr__pool;
 
 /* tr__pool_global_alloc makes the shared part; NULL on ENOMEM. */
@@ -209,7 +210,8 @@ tr__mpsc_init(tr__mpsc *q, bool idle)
 {
 	atomic_init(&q->q_stub.next, NULL);
 	q->q_tail = &q->q_stub;
-	atomic_init(&q->q_head, (uintptr_t) &q->q_stub | (idle ? TR__MPSC_IDLE : 0));
+	atomic_init(&q->q_head,
+	    (uintptr_t) &q->q_stub | (idle ? TR__MPSC_IDLE : 0));
 }
 
 /*
@@ -241,7 +243,8 @@ tr__mpsc_pop(tr__mpsc *q)
 {
 	tr__node *tail = q->q_tail;
 	/* acquire: pairs with the release link in tr__mpsc_push. */
-	tr__node *next = atomic_load_explicit(&tail->next, memory_order_acquire);
+	tr__node *next = atomic_load_explicit(&tail->next,
+	    memory_order_acquire);
 	if (tail == &q->q_stub) {
 		if (next == NULL)
 			return NULL;
@@ -335,14 +338,17 @@ tr__lane_init(tr__lane *l)
 static inline bool
 tr__lane_push(tr__lane *l, tr__node *n)
 {
-	uintptr_t top = atomic_load_explicit(&l->l_top, memory_order_relaxed);
+	/* acquire: a sender that finds the lane closed sees all the exit
+	 * did before closing it (pairs with the release in tr__lane_take). */
+	uintptr_t top = atomic_load_explicit(&l->l_top, memory_order_acquire);
 	do {
 		if (top == TR__LANE_CLOSED)
 			return false;
-		atomic_store_explicit(&n->next, (tr__node *) top, memory_order_relaxed);
+		atomic_store_explicit(&n->next, (tr__node *) top,
+		    memory_order_relaxed);
 		/* seq_cst: see tr__mpsc_mark_empty. */
 	} while (!atomic_compare_exchange_weak_explicit(&l->l_top, &top,
-	    (uintptr_t) n, memory_order_seq_cst, memory_order_relaxed));
+	    (uintptr_t) n, memory_order_seq_cst, memory_order_acquire));
 	return true;
 }
 
@@ -361,13 +367,19 @@ tr__lane_pending(tr__lane *l)
 static inline tr__node *
 tr__lane_take(tr__lane *l, bool close)
 {
-	uintptr_t top = atomic_exchange_explicit(&l->l_top,
-	    close ? TR__LANE_CLOSED : 0, memory_order_acquire);
-	if (top == TR__LANE_CLOSED)
-		return NULL;
+	/* acq_rel: acquire the signals' contents; release what the actor
+	 * did before closing (see tr__lane_push).  A closed lane stays so. */
+	uintptr_t top = atomic_load_explicit(&l->l_top, memory_order_acquire);
+	do {
+		if (top == TR__LANE_CLOSED)
+			return NULL;
+	} while (!atomic_compare_exchange_weak_explicit(&l->l_top, &top,
+	    close ? TR__LANE_CLOSED : 0, memory_order_acq_rel,
+	    memory_order_acquire));
 	tr__node *n = (tr__node *) top, *rev = NULL;
 	while (n != NULL) {
-		tr__node *nx = atomic_load_explicit(&n->next, memory_order_relaxed);
+		tr__node *nx = atomic_load_explicit(&n->next,
+		    memory_order_relaxed);
 		atomic_store_explicit(&n->next, rev, memory_order_relaxed);
 		rev = n;
 		n = nx;

@@ -44,8 +44,8 @@ struct tr__pool_global {
 	struct tr__fblock *g_batches[TR__POOL_CLASSES];
 	void **g_slabs;
 	size_t g_nslabs, g_capslabs;
-	tr__pool g_shared;          /* for plain threads, under g_mx */
-	_Atomic int64_t g_live;     /* blocks counted by finished pools */
+	tr__pool g_shared;      /* for plain threads, under g_mx */
+	_Atomic int64_t g_live; /* blocks counted by finished pools */
 };
 
 static inline size_t
@@ -59,7 +59,9 @@ class_of(size_t size)
 {
 	if (size <= 64)
 		return 0;
-	unsigned c = (unsigned) (64 - __builtin_clzll((unsigned long long) size - 1)) - 6;
+	unsigned c = (unsigned) (64 -
+	                 __builtin_clzll((unsigned long long) size - 1)) -
+	    6;
 	return c < TR__POOL_CLASSES ? c : TR__POOL_BIG;
 }
 
@@ -123,7 +125,9 @@ tr__pool_fini(tr__pool *p)
 	pthread_mutex_lock(&g->g_mx);
 	for (unsigned c = 0; c < TR__POOL_CLASSES; c++) {
 		while (p->p_count[c] > 0) {
-			uint32_t n = p->p_count[c] < TR__POOL_BATCH ? p->p_count[c] : TR__POOL_BATCH;
+			uint32_t n = p->p_count[c] < TR__POOL_BATCH
+			    ? p->p_count[c]
+			    : TR__POOL_BATCH;
 			give_batch(p, c, n, true);
 		}
 	}
@@ -157,7 +161,8 @@ refill(tr__pool *p, unsigned c)
 		return true;
 	}
 	size_t bs = class_size(c);
-	size_t n = SLAB_MIN / bs < TR__POOL_BATCH ? TR__POOL_BATCH : SLAB_MIN / bs;
+	size_t n = SLAB_MIN / bs < TR__POOL_BATCH ? TR__POOL_BATCH
+	                                          : SLAB_MIN / bs;
 	if (g->g_nslabs == g->g_capslabs) {
 		size_t cap = g->g_capslabs ? 2 * g->g_capslabs : 64;
 		void **ns = realloc(g->g_slabs, cap * sizeof(*ns));

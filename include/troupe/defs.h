@@ -21,21 +21,21 @@ extern "C" {
  * (TR_ENOMEM is negative).  One table feeds the enum, tr_strerror and
  * tr_err_name.
  */
-#define TR_ERRORS(X)                                                         \
-	X(ENOMEM, 1, "out of memory")                                        \
-	X(EINVAL, 2, "invalid argument")                                     \
-	X(ESTOPPED, 3, "system is stopping")                                 \
-	X(ENOPROC, 4, "no such actor")                                       \
-	X(ETIMEDOUT, 5, "timed out")                                         \
-	X(ENOTLOCAL, 6, "pid is on another node and distribution is off")    \
-	X(ETOOBIG, 7, "message too large")                                   \
-	X(ELIMIT, 8, "actor table is full")                                  \
-	X(ECONTEXT, 9, "not allowed from this thread or context")            \
-	X(EEXIST, 10, "already exists")                                      \
-	X(EBADMSG, 11, "malformed message payload")                          \
-	X(EAGAIN, 12, "try again")                                           \
-	X(ESYS, 13, "operating system error")                                \
-	X(ENOENT, 14, "no such name, timer or reference")                    \
+#define TR_ERRORS(X)                                                      \
+	X(ENOMEM, 1, "out of memory")                                     \
+	X(EINVAL, 2, "invalid argument")                                  \
+	X(ESTOPPED, 3, "system is stopping")                              \
+	X(ENOPROC, 4, "no such actor")                                    \
+	X(ETIMEDOUT, 5, "timed out")                                      \
+	X(ENOTLOCAL, 6, "pid is on another node and distribution is off") \
+	X(ETOOBIG, 7, "message too large")                                \
+	X(ELIMIT, 8, "actor table is full")                               \
+	X(ECONTEXT, 9, "not allowed from this thread or context")         \
+	X(EEXIST, 10, "already exists")                                   \
+	X(EBADMSG, 11, "malformed message payload")                       \
+	X(EAGAIN, 12, "try again")                                        \
+	X(ESYS, 13, "operating system error")                             \
+	X(ENOENT, 14, "no such name, timer or reference")                 \
 	X(EDOWN, 15, "the called actor exited")
 
 enum tr_err {

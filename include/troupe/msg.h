@@ -30,8 +30,10 @@ typedef struct tr_ctx tr_ctx;
 
 /* Message flags. */
 enum tr_msg_flags {
-	TR_MSG_LOCAL = 1u << 0, /* payload is not portable: never leaves the node */
-	TR_MSG_REPLY = 1u << 1, /* a reply made by tr_reply; tr_msg_ref is the request's */
+	/* The payload is not portable: it never leaves the node. */
+	TR_MSG_LOCAL = 1u << 0,
+	/* A reply made by tr_reply; tr_msg_ref is the request's. */
+	TR_MSG_REPLY = 1u << 1,
 };
 
 /*
@@ -82,7 +84,8 @@ TR_API void *tr_msg_body(tr_msg *m);
 /* tr_msg_set_ref sets m's reference before it is sent. Thread: any. */
 TR_API void tr_msg_set_ref(tr_msg *m, uint64_t ref);
 
-/* tr_msg_set_flags sets m's TR_MSG_* flags before it is sent. Thread: any. */
+/* tr_msg_set_flags sets m's TR_MSG_LOCAL flag before it is sent (other
+ * flags are troupe's to set). Thread: any. */
 TR_API void tr_msg_set_flags(tr_msg *m, uint32_t flags);
 
 /*

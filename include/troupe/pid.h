@@ -48,7 +48,8 @@ tr_pid_is_nil(tr_pid p)
 static inline uint64_t
 tr_pid_hash(tr_pid p)
 {
-	uint64_t h = ((uint64_t) p.slot << 32) ^ p.gen ^ ((uint64_t) p.node << 17);
+	uint64_t h = ((uint64_t) p.slot << 32) ^ p.gen ^
+	    ((uint64_t) p.node << 17);
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdULL;
 	h ^= h >> 33;

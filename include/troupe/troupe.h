@@ -27,13 +27,13 @@ typedef struct tr_system tr_system;
 
 /* Why an actor ended. */
 typedef enum tr_reason_kind {
-	TR_REASON_NORMAL = 0,   /* finished its work */
-	TR_REASON_SHUTDOWN = 1, /* told to stop (system stop, supervisor) */
-	TR_REASON_KILL = 2,     /* untrappable kill request */
-	TR_REASON_KILLED = 3,   /* what a kill becomes once delivered */
-	TR_REASON_NOPROC = 4,   /* the actor did not exist */
+	TR_REASON_NORMAL = 0,       /* finished its work */
+	TR_REASON_SHUTDOWN = 1,     /* told to stop (system stop, supervisor) */
+	TR_REASON_KILL = 2,         /* untrappable kill request */
+	TR_REASON_KILLED = 3,       /* what a kill becomes once delivered */
+	TR_REASON_NOPROC = 4,       /* the actor did not exist */
 	TR_REASON_NOCONNECTION = 5, /* its node became unreachable */
-	TR_REASON_ERROR = 6,    /* crashed: text says why, file:line where */
+	TR_REASON_ERROR = 6,        /* crashed: see text and file:line */
 } tr_reason_kind;
 
 /*
@@ -102,11 +102,16 @@ typedef struct tr_system_config {
 	/* Least level logged; 0 is TR_LOG_ERROR only. */
 	tr_log_level log_level;
 	/* Stack size of a process (virtual; only touched pages are
-	 * resident); 0: 64 KiB. */
+	 * resident); 0: 64 KiB; at most TR_STACK_MAX. */
 	size_t stack_size;
 } tr_system_config;
 
+/* TR_STACK_MAX is the largest process stack (1 GiB). */
+#define TR_STACK_MAX ((size_t) 1 << 30)
+
+/* clang-format off */
 #define TR_SYSTEM_CONFIG_INIT { 0 }
+/* clang-format on */
 
 /*
  * tr_system_start starts a runtime with cfg (NULL: defaults) and stores it
@@ -138,10 +143,13 @@ TR_API int tr_system_idle(tr_system *sys, int64_t timeout_ms);
 typedef struct tr_system_stats {
 	uint64_t actors_alive;   /* spawned and not yet exited */
 	uint64_t actors_spawned; /* since start */
-	uint64_t messages_sent;  /* local deliveries attempted, dead letters included */
-	uint64_t dead_letters;   /* sent to an actor that was gone, or left at its exit */
-	uint64_t msg_blocks_live; /* message blocks allocated and not yet freed */
-	uint64_t slots;          /* actor table slots allocated */
+	/* Local deliveries attempted, dead letters included. */
+	uint64_t messages_sent;
+	/* Sent to an actor that was gone, or left queued at its exit. */
+	uint64_t dead_letters;
+	/* Message blocks allocated and not yet freed. */
+	uint64_t msg_blocks_live;
+	uint64_t slots; /* actor table slots allocated */
 	unsigned workers;
 } tr_system_stats;
 
@@ -173,8 +181,8 @@ typedef void (*tr_state_free_fn)(void *state);
 
 /* Spawn flags. */
 enum tr_spawn_flags {
-	TR_SPAWN_LINK = 1u << 0,      /* link to the calling actor, atomically */
-	TR_SPAWN_MONITOR = 1u << 1,   /* the calling actor monitors the new one */
+	TR_SPAWN_LINK = 1u << 0,    /* link to the calling actor, atomically */
+	TR_SPAWN_MONITOR = 1u << 1, /* the calling actor monitors the new one */
 	TR_SPAWN_TRAP_EXIT = 1u << 2, /* the new actor starts trapping exits */
 	/* A plain thread will tr_wait for it: its exit is kept until then
 	 * (or until the system stops), even if it ends before tr_wait. */
@@ -183,11 +191,17 @@ enum tr_spawn_flags {
 
 /* Spawn options; all-zero (or a NULL pointer) means none. */
 typedef struct tr_spawn_opts {
-	tr_init_fn init;          /* event actors: run when it first gets a worker */
-	tr_state_free_fn state_free; /* run with the state (or arg) when it ends */
-	unsigned flags;           /* TR_SPAWN_*; LINK and MONITOR need an actor caller */
-	uint64_t *monitor_ref;    /* TR_SPAWN_MONITOR: receives the reference */
-	size_t stack_size;        /* processes: 0 is the system's default */
+	/* Event actors: run when it first gets a worker. */
+	tr_init_fn init;
+	/* Run with the state (or a process's arg) when the actor ends. */
+	tr_state_free_fn state_free;
+	/* TR_SPAWN_*; LINK and MONITOR need an actor caller. */
+	unsigned flags;
+	/* TR_SPAWN_MONITOR: receives the reference. */
+	uint64_t *monitor_ref;
+	/* Processes: stack size (0: the system's); a system keeps up to 8
+	 * distinct sizes (TR_ELIMIT beyond), each rounded up to pages. */
+	size_t stack_size;
 } tr_spawn_opts;
 
 /*
@@ -207,7 +221,7 @@ typedef void (*tr_process_fn)(tr_ctx *cx, void *arg);
 
 /*
  * tr_spawn_process creates a process running fn(cx, arg) on its own stack
- * (opts->stack_size or the system default).  arg belongs to the process:
+ * (opts->stack_size or the system default; TR_EINVAL above TR_STACK_MAX).  arg belongs to the process:
  * opts->state_free runs on it when the process ends.  Errors as tr_spawn,
  * and TR_ECONTEXT for TR_SPAWN_LINK or TR_SPAWN_MONITOR from a plain
  * thread.
@@ -240,19 +254,19 @@ TR_API tr_system *tr_ctx_system(tr_ctx *cx);
 TR_API int tr_exit(tr_ctx *cx, tr_reason r);
 
 /* TR_ASSERT ends the calling process with an error reason if cond is false. */
-#define TR_ASSERT(cx, cond)                                                 \
-	do {                                                                \
-		if (!(cond))                                                \
-			(void) tr_exit((cx),                                \
-			    tr_reason("assertion failed: " #cond));         \
+#define TR_ASSERT(cx, cond)                                         \
+	do {                                                        \
+		if (!(cond))                                        \
+			(void) tr_exit((cx),                        \
+			    tr_reason("assertion failed: " #cond)); \
 	} while (0)
 
 /* TR_CHECK is TR_ASSERT for an event actor's handler: it returns from it. */
-#define TR_CHECK(cx, cond)                                                  \
-	do {                                                                \
-		if (!(cond))                                                \
-			return tr_exit((cx),                                \
-			    tr_reason("check failed: " #cond));             \
+#define TR_CHECK(cx, cond)                                      \
+	do {                                                    \
+		if (!(cond))                                    \
+			return tr_exit((cx),                    \
+			    tr_reason("check failed: " #cond)); \
 	} while (0)
 
 /*
@@ -357,8 +371,8 @@ typedef struct tr_timer {
  * tr_send, and TR_EINVAL for a negative delay.
  * Thread: actor.
  */
-TR_API int tr_send_after(tr_ctx *cx, tr_pid pid, int64_t delay_ms,
-    uint32_t tag, const void *data, size_t len, tr_timer *timer);
+TR_API int tr_send_after(tr_ctx *cx, tr_pid pid, int64_t delay_ms, uint32_t tag,
+    const void *data, size_t len, tr_timer *timer);
 
 /* tr_system_send_after is tr_send_after for a plain thread. Thread: any. */
 TR_API int tr_system_send_after(tr_system *sys, tr_pid pid, int64_t delay_ms,
@@ -488,8 +502,8 @@ TR_API int tr_system_call(tr_system *sys, tr_pid pid, uint32_t tag,
  * dropped.
  * Thread: actor.
  */
-TR_API int tr_call_async(tr_ctx *cx, tr_pid pid, uint32_t tag,
-    const void *data, size_t len, int64_t timeout_ms, uint64_t *ref);
+TR_API int tr_call_async(tr_ctx *cx, tr_pid pid, uint32_t tag, const void *data,
+    size_t len, int64_t timeout_ms, uint64_t *ref);
 
 /*
  * tr_reply answers request (a message received from a caller) with
@@ -498,6 +512,15 @@ TR_API int tr_call_async(tr_ctx *cx, tr_pid pid, uint32_t tag,
  * Thread: actor.
  */
 TR_API int tr_reply(tr_ctx *cx, const tr_msg *request, uint32_t tag,
+    const void *data, size_t len);
+
+/*
+ * tr_reply_to answers later a request whose tr_msg_from and tr_msg_ref
+ * the caller kept (Erlang's gen_server:reply/2 after a noreply).  Errors
+ * as tr_reply.
+ * Thread: actor.
+ */
+TR_API int tr_reply_to(tr_ctx *cx, tr_pid to, uint64_t ref, uint32_t tag,
     const void *data, size_t len);
 
 #ifdef __cplusplus
