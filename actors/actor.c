@@ -434,7 +434,8 @@ tr_exit(tr_ctx *cx, tr_reason r)
 {
 	cx->cx_exit_set = true;
 	cx->cx_exit_kind = r.kind;
-	tr__reason_format(cx->cx_exit_text, sizeof(cx->cx_exit_text), r);
+	tr__reason_format(cx->cx_w->w_exit_text, sizeof(cx->cx_w->w_exit_text),
+	    r);
 	if (cx->cx_proc != NULL)
 		tr__proc_exit(cx); /* does not return */
 	return TR_STOP;
@@ -719,7 +720,7 @@ tr__exit_reason(tr_ctx *cx, int r, tr_reason_kind *kind, char *buf, size_t len)
 	*kind = TR_REASON_NORMAL;
 	if (cx->cx_exit_set) {
 		*kind = cx->cx_exit_kind;
-		text = cx->cx_exit_text;
+		text = cx->cx_w->w_exit_text;
 	} else if (r < 0) {
 		*kind = TR_REASON_ERROR;
 		snprintf(buf, len, "handler returned %s (%s)", tr_err_name(r),

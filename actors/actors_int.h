@@ -121,13 +121,15 @@ struct tr__waiter {
  * worker's context (cx_self set for the turn); a process has its own,
  * whose cx_w follows the worker it is resumed on.
  */
+/* The exit text lives in the worker (w_exit_text): an exit is handled on
+ * the worker where it was decided, before that worker runs anything else,
+ * so a process need not carry the buffer while it sleeps. */
 struct tr_ctx {
 	tr__worker *cx_w;
 	tr__actor *cx_self;
 	tr__proc *cx_proc; /* NULL for event actors */
 	bool cx_exit_set;  /* tr_exit was called */
 	tr_reason_kind cx_exit_kind;
-	char cx_exit_text[TR_REASON_TEXT_MAX];
 };
 
 /* ---------------------------------------------------------- processes */
@@ -231,8 +233,9 @@ struct tr__worker {
 	const void *w_asan_bottom;
 	size_t w_asan_size;
 	void *w_tsan;
-	tr__actor *w_current; /* actor being run */
-	uint64_t w_refs;      /* reference counter (see tr_make_ref) */
+	tr__actor *w_current;                 /* actor being run */
+	char w_exit_text[TR_REASON_TEXT_MAX]; /* see struct tr_ctx */
+	uint64_t w_refs; /* reference counter (see tr_make_ref) */
 
 	/* Timers filed on this worker (see timers.c). */
 	tr__wheel w_wheel;

@@ -47,6 +47,7 @@ typedef struct tr__stack {
 	char *lo;
 	char *hi;
 	bool guarded;
+	unsigned vg_id;         /* valgrind's stack id */
 	struct tr__stack *next; /* free list */
 } tr__stack;
 

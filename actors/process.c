@@ -100,13 +100,17 @@ to_worker(tr__proc *p, bool last)
 	after_switch_in(p, p->p_cx.cx_w);
 }
 
+static bool signals(tr__worker *w, tr_ctx *cx, tr__actor *a);
+
 static void
 entry(void *arg)
 {
 	tr__actor *a = arg;
 	tr__proc *p = a->a_proc;
 	after_switch_in(p, p->p_cx.cx_w);
-	p->p_fn(&p->p_cx, a->a_state);
+	/* An exit signal may have come before the first turn. */
+	if (!signals(p->p_cx.cx_w, &p->p_cx, a))
+		p->p_fn(&p->p_cx, a->a_state);
 	tr__proc_exit(&p->p_cx);
 }
 
@@ -170,19 +174,14 @@ tr__proc_make(tr_system *sys, tr__actor *a, tr_process_fn fn, size_t stack_size)
 	tr__proc *p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return TR_ENOMEM;
+	/* The stack comes when the process first runs (tr__proc_run): a
+	 * process still waiting for its first turn holds none, and a stack
+	 * just given back by an ended process, still warm, goes to the next
+	 * one that starts. */
 	p->p_pool = sp;
-	p->p_stack = tr__stack_get(sp);
-	if (p->p_stack == NULL) {
-		free(p);
-		return TR_ENOMEM;
-	}
-#ifdef TR_TSAN
-	p->p_tsan = __tsan_create_fiber(0);
-#endif
 	p->p_fn = fn;
 	p->p_cx.cx_self = a;
 	p->p_cx.cx_proc = p;
-	p->p_sp = tr__ctx_make(p->p_stack->hi, entry, a);
 	a->a_proc = p;
 	return 0;
 }
@@ -193,11 +192,13 @@ tr__proc_free(tr_system *sys, tr__actor *a)
 	tr__proc *p = a->a_proc;
 	if (p == NULL)
 		return;
-#ifdef TR_TSAN
-	__tsan_destroy_fiber(p->p_tsan);
-#endif
 	(void) sys;
-	tr__stack_put(p->p_pool, p->p_stack);
+	if (p->p_stack != NULL) {
+#ifdef TR_TSAN
+		__tsan_destroy_fiber(p->p_tsan);
+#endif
+		tr__stack_put(p->p_pool, p->p_stack);
+	}
 	free(p);
 	a->a_proc = NULL;
 }
@@ -208,6 +209,18 @@ void
 tr__proc_run(tr__worker *w, tr__actor *a)
 {
 	tr__proc *p = a->a_proc;
+	if (p->p_stack == NULL) {
+		p->p_stack = tr__stack_get(p->p_pool);
+		if (p->p_stack == NULL) {
+			tr__finish(w->w_sys, w, &w->w_pool, a, TR_REASON_ERROR,
+			    "out of memory for a process stack");
+			return;
+		}
+#ifdef TR_TSAN
+		p->p_tsan = __tsan_create_fiber(0);
+#endif
+		p->p_sp = tr__ctx_make(p->p_stack->hi, entry, a);
+	}
 	p->p_cx.cx_w = w;
 	p->p_state = TR__P_RUNNING;
 	to_proc(w, p);
@@ -249,8 +262,6 @@ suspend(tr__proc *p, int st)
 	to_worker(p, false);
 	p->p_state = TR__P_RUNNING;
 }
-
-static bool signals(tr__worker *w, tr_ctx *cx, tr__actor *a);
 
 void
 tr_yield(tr_ctx *cx)

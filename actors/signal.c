@@ -240,10 +240,10 @@ die(tr_ctx *cx, tr_reason_kind kind, const char *text)
 	cx->cx_exit_set = true;
 	cx->cx_exit_kind = kind;
 	size_t n = strlen(text);
-	if (n >= sizeof(cx->cx_exit_text))
-		n = sizeof(cx->cx_exit_text) - 1;
-	memcpy(cx->cx_exit_text, text, n);
-	cx->cx_exit_text[n] = '\0';
+	if (n >= sizeof(cx->cx_w->w_exit_text))
+		n = sizeof(cx->cx_w->w_exit_text) - 1;
+	memcpy(cx->cx_w->w_exit_text, text, n);
+	cx->cx_w->w_exit_text[n] = '\0';
 	return TR__DIE;
 }
 

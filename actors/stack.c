@@ -77,6 +77,21 @@
 
 #include "actors/ctx.h"
 
+/* Under valgrind, each stack is registered so that switching to it is not
+ * taken for a wild stack-pointer change (the macros cost nothing when
+ * not under valgrind; the header ships with Debian's valgrind package). */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define TR_VG_REGISTER(lo, hi) VALGRIND_STACK_REGISTER((lo), (hi))
+#define TR_VG_DEREGISTER(id) VALGRIND_STACK_DEREGISTER(id)
+#endif
+#endif
+#ifndef TR_VG_REGISTER
+#define TR_VG_REGISTER(lo, hi) ((void) (lo), (void) (hi), 0u)
+#define TR_VG_DEREGISTER(id) ((void) (id))
+#endif
+
 #if defined(__SANITIZE_ADDRESS__)
 #define TR_ASAN 1
 #elif defined(__has_feature)
@@ -264,6 +279,7 @@ carve(tr__stack_pool *sp, bool *guard)
 	s->hi = s->lo + sp->sp_size;
 	s->guarded = false;
 	s->next = NULL;
+	s->vg_id = (unsigned) TR_VG_REGISTER(s->lo, s->hi);
 	*guard = sp->sp_guards > 0;
 	if (*guard)
 		sp->sp_guards--;
@@ -308,6 +324,8 @@ tr__stack_pool_free(tr__stack_pool *sp)
 	region *r = sp->sp_regions;
 	while (r != NULL) {
 		region *next = r->r_next;
+		for (size_t i = 0; i < r->r_carved; i++)
+			TR_VG_DEREGISTER(r->r_desc[i].vg_id);
 		munmap(r->r_base, r->r_len);
 		free(r->r_desc);
 		free(r);
