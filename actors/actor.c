@@ -159,7 +159,8 @@ spawn_actor(tr_system *sys, tr_pid *pidp, const tr_spawn_opts *opts,
 	a->a_ext = NULL;
 	if (process) {
 		rv = tr__proc_make(sys, a, pfn,
-		    opts != NULL ? opts->stack_size : 0);
+		    opts != NULL ? opts->stack_size : 0,
+		    (flags & TR_SPAWN_COMPACT) != 0);
 		if (rv != 0) {
 			slot_release(sys, w, a);
 			return rv;

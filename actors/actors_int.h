@@ -156,6 +156,9 @@ struct tr__proc {
 	uint64_t p_mark_ref;
 	bool p_mark_set;
 	bool p_timed_out;
+	bool p_compact; /* TR_SPAWN_COMPACT */
+	void *p_saved;  /* compact and blocked: the live stack */
+	size_t p_saved_len;
 };
 
 /* ------------------------------------------------------------ the table */
@@ -486,7 +489,7 @@ uint64_t tr__new_ref(tr_system *sys);
 
 /* Processes (process.c). */
 int tr__proc_make(tr_system *sys, tr__actor *a, tr_process_fn fn,
-    size_t stack_size);
+    size_t stack_size, bool compact);
 void tr__proc_exit(tr_ctx *cx) __attribute__((noreturn));
 void tr__proc_run(tr__worker *w, tr__actor *a);
 void tr__proc_worker_init(tr__worker *w);

@@ -79,6 +79,18 @@ void tr__stack_put(tr__stack_pool *sp, tr__stack *s);
  * (always true for a guarded one). */
 bool tr__stack_check(const tr__stack *s);
 
+/*
+ * tr__stack_save copies the live part of s, [sp, hi), to a new heap
+ * buffer (*buf, *len; the caller frees it) and gives all of s's pages
+ * back to the OS; the range stays reserved.  tr__stack_restore copies the
+ * bytes back to the same addresses.  Compact processes use them while
+ * blocked.  tr__stack_save returns false on ENOMEM (s is then unchanged).
+ * Thread: any (one at a time per stack).
+ */
+bool tr__stack_save(tr__stack_pool *sp, tr__stack *s, const void *sp_now,
+    void **buf, size_t *len);
+void tr__stack_restore(tr__stack_pool *sp, tr__stack *s, void *buf, size_t len);
+
 /* tr__stack_size returns the usable size of the pool's stacks. */
 size_t tr__stack_size(const tr__stack_pool *sp);
 

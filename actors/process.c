@@ -162,7 +162,8 @@ stacks(tr_system *sys, size_t size, int *err)
 }
 
 int
-tr__proc_make(tr_system *sys, tr__actor *a, tr_process_fn fn, size_t stack_size)
+tr__proc_make(tr_system *sys, tr__actor *a, tr_process_fn fn, size_t stack_size,
+    bool compact)
 {
 	if (stack_size > TR_STACK_MAX)
 		return TR_EINVAL;
@@ -179,6 +180,7 @@ tr__proc_make(tr_system *sys, tr__actor *a, tr_process_fn fn, size_t stack_size)
 	 * just given back by an ended process, still warm, goes to the next
 	 * one that starts. */
 	p->p_pool = sp;
+	p->p_compact = compact;
 	p->p_fn = fn;
 	p->p_cx.cx_self = a;
 	p->p_cx.cx_proc = p;
@@ -199,6 +201,7 @@ tr__proc_free(tr_system *sys, tr__actor *a)
 #endif
 		tr__stack_put(p->p_pool, p->p_stack);
 	}
+	free(p->p_saved); /* killed while compacted */
 	free(p);
 	a->a_proc = NULL;
 }
@@ -221,6 +224,12 @@ tr__proc_run(tr__worker *w, tr__actor *a)
 #endif
 		p->p_sp = tr__ctx_make(p->p_stack->hi, entry, a);
 	}
+	if (p->p_saved != NULL) {
+		tr__stack_restore(p->p_pool, p->p_stack, p->p_saved,
+		    p->p_saved_len);
+		free(p->p_saved);
+		p->p_saved = NULL;
+	}
 	p->p_cx.cx_w = w;
 	p->p_state = TR__P_RUNNING;
 	to_proc(w, p);
@@ -241,6 +250,13 @@ tr__proc_run(tr__worker *w, tr__actor *a)
 		return;
 	}
 	case TR__P_BLOCKED:
+		/* Compact: keep only the live stack while blocked (before the
+		 * idle bit is set: from then on another worker may resume
+		 * it).  Without memory for the copy, stay as is. */
+		if (p->p_compact &&
+		    !tr__stack_save(p->p_pool, p->p_stack, p->p_sp, &p->p_saved,
+		        &p->p_saved_len))
+			p->p_saved = NULL;
 		if (tr__mpsc_mark_empty(&a->a_mbox)) {
 			if (!tr__lane_pending(&a->a_sig) ||
 			    !tr__mpsc_claim(&a->a_mbox))

@@ -438,6 +438,52 @@ tr__stack_put(tr__stack_pool *sp, tr__stack *s)
 	pthread_mutex_unlock(&sp->sp_mx);
 }
 
+/* copy_raw copies stack bytes, red zones included (ASan must not look). */
+static NO_ASAN void
+copy_raw(void *dst, const void *src, size_t n)
+{
+	volatile unsigned char *d = dst;
+	const volatile unsigned char *s = src;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t v = *(
+		    const volatile uint64_t *) (const volatile void *) (s + i);
+		*(volatile uint64_t *) (volatile void *) (d + i) = v;
+	}
+	for (; i < n; i++)
+		d[i] = s[i];
+}
+
+bool
+tr__stack_save(tr__stack_pool *sp, tr__stack *s, const void *sp_now,
+    void **bufp, size_t *lenp)
+{
+	size_t len = (size_t) (s->hi - (const char *) sp_now);
+	void *buf = malloc(len > 0 ? len : 1);
+	if (buf == NULL)
+		return false;
+	copy_raw(buf, sp_now, len);
+	/* Everything goes, the gap page of an unguarded stack with it; the
+	 * canary (zero) and the watermark come back on restore. */
+	char *lo = s->guarded ? s->lo : s->lo - sp->sp_page;
+	(void) madvise(lo, (size_t) (s->hi - lo), MADV_DONTNEED);
+	*bufp = buf;
+	*lenp = len;
+	return true;
+}
+
+void
+tr__stack_restore(tr__stack_pool *sp, tr__stack *s, void *buf, size_t len)
+{
+	copy_raw(s->hi - len, buf, len);
+	/* The watermark is below the live part unless that part reaches
+	 * into it: then the stack is dirty anyway. */
+	if ((size_t) (s->hi - (s->hi - sp->sp_page + WATERMARK_BYTES)) <= len)
+		return;
+	if (sp->sp_size > sp->sp_page)
+		watermark_set(s, sp->sp_page);
+}
+
 NO_ASAN bool
 tr__stack_check(const tr__stack *s)
 {

@@ -757,10 +757,16 @@ idle_main_proc(tr_ctx *cx, void *arg)
 	im.kids = malloc((size_t) n * sizeof *im.kids);
 	if (im.kids == NULL)
 		fail(cx, "malloc of the pid list", TR_ENOMEM);
+	/* TROUPE_BENCH_COMPACT=1: the idle processes are compact (their
+	 * stacks are copied out while they wait; TR_SPAWN_COMPACT). */
+	const char *compact = getenv("TROUPE_BENCH_COMPACT");
+	const tr_spawn_opts ko = { .flags = compact != NULL && compact[0] == '1'
+		    ? TR_SPAWN_COMPACT
+		    : 0 };
 	for (int64_t i = 0; i < n; i++)
 		TRY(cx,
 		    tr_spawn_process(sys, &im.kids[i], idle_child_proc, NULL,
-		        NULL));
+		        &ko));
 	for (im.ready = 0; im.ready < n; im.ready++)
 		tr_msg_free(recv_tag(cx, T_READY));
 	out.wall_ms = now_ms() - t0;

@@ -187,6 +187,11 @@ enum tr_spawn_flags {
 	/* A plain thread will tr_wait for it: its exit is kept until then
 	 * (or until the system stops), even if it ends before tr_wait. */
 	TR_SPAWN_WAIT = 1u << 3,
+	/* Processes: while blocked in receive, keep only the live part of
+	 * the stack, copied to the heap (exactly its size), and give the
+	 * stack's pages back to the OS: ~1 KB per idle process instead of a
+	 * 4 KiB page, for a copy and a system call per block and wake-up. */
+	TR_SPAWN_COMPACT = 1u << 4,
 };
 
 /* Spawn options; all-zero (or a NULL pointer) means none. */
