@@ -26,17 +26,34 @@ log_stderr(void *arg, tr_log_level level, const char *line)
 	    (unsigned) level < 3 ? names[level] : "log", line);
 }
 
-void
-tr__log(tr_system *sys, tr_log_level level, const char *fmt, ...)
+static void
+vlog(tr_system *sys, tr_log_level level, const char *fmt, va_list ap)
 {
 	if (level > sys->s_cfg.log_level)
 		return;
 	char line[512];
+	vsnprintf(line, sizeof(line), fmt, ap);
+	sys->s_cfg.log(sys->s_cfg.log_arg, level, line);
+}
+
+void
+tr__log(tr_system *sys, tr_log_level level, const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	vlog(sys, level, fmt, ap);
 	va_end(ap);
-	sys->s_cfg.log(sys->s_cfg.log_arg, level, line);
+}
+
+void
+tr_log(tr_system *sys, tr_log_level level, const char *fmt, ...)
+{
+	if (sys == NULL || fmt == NULL)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(sys, level, fmt, ap);
+	va_end(ap);
 }
 
 static void

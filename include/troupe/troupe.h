@@ -139,6 +139,15 @@ TR_API int tr_system_stop(tr_system *sys);
  */
 TR_API int tr_system_idle(tr_system *sys, int64_t timeout_ms);
 
+/*
+ * tr_log formats a line (printf-style, no newline) and hands it to sys's
+ * logging hook if level passes the configured log_level.  Lines longer
+ * than 511 bytes are truncated.
+ * Thread: any.
+ */
+TR_API void tr_log(tr_system *sys, tr_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Counters of a system, summed over the workers (approximate while running). */
 typedef struct tr_system_stats {
 	uint64_t actors_alive;   /* spawned and not yet exited */
