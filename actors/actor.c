@@ -322,6 +322,8 @@ deliver(tr_system *sys, tr__worker *w, tr__actor *a, tr_msg *m)
 		else
 			tr__sched_inject(sys, a);
 	}
+	if (w != NULL && __builtin_expect(++w->w_sends == TR__NEXT_RELEASE, 0))
+		tr__sched_release_next(w);
 }
 
 int

@@ -204,6 +204,9 @@ void tr__table_give(tr__table *t, const uint32_t *slots, uint32_t n);
 /* ------------------------------------------------------------ the worker */
 
 #define TR__RQ_SIZE 256
+/* After this many sends in one turn, the LIFO slot's actor is moved to the
+ * stealable queue: a long turn must not hold the actor it woke. */
+#define TR__NEXT_RELEASE 64
 #define TR__STACK_POOLS \
 	8 /* distinct process stack sizes per system */ /* local run queue; overflow goes to the inject queue */
 
@@ -219,6 +222,7 @@ struct tr__worker {
 	tr__pool w_pool;
 	tr__actor *w_next;    /* LIFO slot: the actor just made runnable */
 	unsigned w_next_runs; /* consecutive turns taken from w_next */
+	unsigned w_sends;     /* sends in the current turn */
 	uint32_t w_tick;
 	bool w_spinning;
 	uint64_t w_rng;
@@ -376,6 +380,10 @@ void tr__sched_push(tr__worker *w, tr__actor *a);
 /* tr__sched_make_runnable schedules a, which a send from the running actor
  * on w just woke: it goes in w's LIFO slot. Thread: w. */
 void tr__sched_make_runnable(tr__worker *w, tr__actor *a);
+
+/* tr__sched_release_next moves w's LIFO-slot actor to its queue, where
+ * idle workers can steal it. Thread: w. */
+void tr__sched_release_next(tr__worker *w);
 
 /* tr__sched_inject schedules a from any thread (inject queue + wake). */
 void tr__sched_inject(tr_system *sys, tr__actor *a);

@@ -10,7 +10,10 @@
  * (w_next) holding the actor the running one just woke by a send, so a
  * conversation between two actors stays on one core and in its cache; a
  * worker takes at most NEXT_MAX turns in a row from that slot while its
- * queue has others waiting.  Plain threads, and a queue that overflows,
+ * queue has others waiting.  A turn that sends a lot (TR__NEXT_RELEASE
+ * sends) moves the slot's actor to the queue, where an idle worker can
+ * steal it: in fan-in the receiver then drains on the other core while
+ * the senders run, instead of waiting for the sender's long turn to end.  Plain threads, and a queue that overflows,
  * use the global inject queue, which workers also check every INJECT_TICK
  * turns so it cannot starve.
  *
@@ -277,6 +280,16 @@ tr__sched_make_runnable(tr__worker *w, tr__actor *a)
 }
 
 void
+tr__sched_release_next(tr__worker *w)
+{
+	tr__actor *a = w->w_next;
+	if (a != NULL) {
+		w->w_next = NULL;
+		tr__sched_push(w, a);
+	}
+}
+
+void
 tr__sched_inject(tr_system *sys, tr__actor *a)
 {
 	inject_push_list(sys, a, a, 1);
@@ -505,6 +518,7 @@ worker_main(void *arg)
 		tr__actor *a = next_actor(w);
 		if (a == NULL)
 			continue; /* stopping, or timers made work: look again */
+		w->w_sends = 0;
 		tr__actor_run(w, a);
 	}
 	tr__tls_worker = NULL;
