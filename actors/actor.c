@@ -326,8 +326,9 @@ deliver(tr_system *sys, tr__worker *w, tr__actor *a, tr_msg *m)
 		tr__sched_release_next(w);
 }
 
-int
-tr_send(tr_ctx *cx, tr_pid pid, uint32_t tag, const void *data, size_t len)
+static inline int
+send_msg_ref(tr_ctx *cx, tr_pid pid, uint32_t tag, uint64_t ref,
+    const void *data, size_t len)
 {
 	int rv = check_send(pid, tag, data, len);
 	if (rv != 0)
@@ -347,11 +348,24 @@ tr_send(tr_ctx *cx, tr_pid pid, uint32_t tag, const void *data, size_t len)
 	m->m_tag = tag;
 	m->m_to_gen = pid.gen;
 	m->m_flags = 0;
-	m->m_ref = 0;
+	m->m_ref = ref;
 	if (len > 0)
 		tr__copy(m->m_data, data, len);
 	deliver(sys, w, a, m);
 	return 0;
+}
+
+int
+tr_send(tr_ctx *cx, tr_pid pid, uint32_t tag, const void *data, size_t len)
+{
+	return send_msg_ref(cx, pid, tag, 0, data, len);
+}
+
+int
+tr_send_ref(tr_ctx *cx, tr_pid pid, uint32_t tag, uint64_t ref,
+    const void *data, size_t len)
+{
+	return send_msg_ref(cx, pid, tag, ref, data, len);
 }
 
 int

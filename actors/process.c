@@ -445,6 +445,21 @@ died:
 	return NULL;
 }
 
+static bool
+match_none(const tr_msg *m, void *arg)
+{
+	(void) m;
+	(void) arg;
+	return false;
+}
+
+void
+tr_sleep(tr_ctx *cx, int64_t ms)
+{
+	if (cx->cx_proc != NULL && ms > 0)
+		(void) receive(cx, match_none, NULL, ms, NULL, false);
+}
+
 tr_msg *
 tr_receive_match(tr_ctx *cx, tr_match_fn match, void *arg, int64_t timeout_ms)
 {

@@ -304,6 +304,16 @@ TR_API int tr_send(tr_ctx *cx, tr_pid pid, uint32_t tag, const void *data,
 TR_API int tr_send_msg(tr_ctx *cx, tr_pid pid, tr_msg *m);
 
 /*
+ * tr_send_ref is tr_send with the message's reference set to ref, for
+ * conversations matched with tr_make_ref/tr_receive_ref (the answer
+ * carries the question's ref back the same way).  Not a reply to a call:
+ * for those use tr_reply.  Errors as tr_send.
+ * Thread: actor.
+ */
+TR_API int tr_send_ref(tr_ctx *cx, tr_pid pid, uint32_t tag, uint64_t ref,
+    const void *data, size_t len);
+
+/*
  * tr_system_send is tr_send for a plain (non-actor) thread such as main;
  * the message's sender is TR_PID_NIL.  Errors as tr_send, and TR_ESTOPPED.
  * Thread: any.
@@ -357,6 +367,13 @@ TR_API tr_msg *tr_receive(tr_ctx *cx, int64_t timeout_ms);
 
 /* tr_receive_tag is tr_receive_match for one tag. Thread: actor. */
 TR_API tr_msg *tr_receive_tag(tr_ctx *cx, uint32_t tag, int64_t timeout_ms);
+
+/*
+ * tr_sleep blocks the calling process for ms milliseconds; messages that
+ * arrive meanwhile stay queued.  In an event actor it does nothing.
+ * Thread: actor (blocking: process).
+ */
+TR_API void tr_sleep(tr_ctx *cx, int64_t ms);
 
 /*
  * tr_make_ref returns a reference unique within the system and marks the
