@@ -477,6 +477,47 @@ test_errors(void **unused)
 	}
 }
 
+/* Pids round-trip through msgpack as ext values; other objects are refused. */
+static void
+test_pid_roundtrip(void **state)
+{
+	(void) state;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	const tr_pid pids[] = { { 0, 0, 1 }, { 3, 70000, 12345 },
+		{ UINT32_MAX, UINT32_MAX - 1, UINT32_MAX } };
+	size_t n = sizeof(pids) / sizeof(pids[0]);
+	msgpack_pack_array(&pk, (uint32_t) n + 2);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(tr_pack_pid(&pk, pids[i]), 0);
+	msgpack_pack_int(&pk, 7);
+	msgpack_pack_ext(&pk, 12, TR_PACK_EXT_PID + 1); /* wrong ext type */
+	msgpack_pack_ext_body(&pk, "0123456789ab", 12);
+
+	msgpack_unpacked u;
+	msgpack_unpacked_init(&u);
+	size_t off = 0;
+	assert_int_equal(msgpack_unpack_next(&u, sb.data, sb.size, &off),
+	    MSGPACK_UNPACK_SUCCESS);
+	assert_int_equal(u.data.type, MSGPACK_OBJECT_ARRAY);
+	for (size_t i = 0; i < n; i++) {
+		tr_pid p = TR_PID_NIL;
+		assert_int_equal(tr_unpack_pid(&u.data.via.array.ptr[i], &p),
+		    0);
+		assert_true(tr_pid_eq(p, pids[i]));
+	}
+	tr_pid p;
+	assert_int_equal(tr_unpack_pid(&u.data.via.array.ptr[n], &p),
+	    TR_EBADMSG);
+	assert_int_equal(tr_unpack_pid(&u.data.via.array.ptr[n + 1], &p),
+	    TR_EBADMSG);
+	assert_int_equal(tr_unpack_pid(NULL, &p), TR_EBADMSG);
+	msgpack_unpacked_destroy(&u);
+	msgpack_sbuffer_destroy(&sb);
+}
+
 int
 main(void)
 {
@@ -487,6 +528,7 @@ main(void)
 		cmocka_unit_test(test_msg_unpack),
 		cmocka_unit_test(test_send_packed),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_pid_roundtrip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,6 +65,21 @@ TR_API int tr_send_sbuffer(tr_ctx *cx, tr_pid pid, uint32_t tag,
  */
 TR_API int tr_msg_unpack(const tr_msg *m, msgpack_unpacked *out);
 
+/*
+ * Pids in payloads are msgpack ext values of type TR_PACK_EXT_PID holding
+ * node, slot and generation (three big-endian uint32), so that a payload
+ * can say "this is a pid" and a node can translate the node field when a
+ * message crosses between nodes.
+ */
+#define TR_PACK_EXT_PID 1
+
+/* tr_pack_pid packs p into pk. Returns 0 or TR_ENOMEM. Thread: any. */
+TR_API int tr_pack_pid(msgpack_packer *pk, tr_pid p);
+
+/* tr_unpack_pid reads a pid packed by tr_pack_pid from o into *p.
+ * Returns 0 or TR_EBADMSG. Thread: any. */
+TR_API int tr_unpack_pid(const msgpack_object *o, tr_pid *p);
+
 #ifdef __cplusplus
 }
 #endif
