@@ -523,14 +523,14 @@ tr__post_msg(tr_system *sys, tr__pool *p, tr_pid to, tr_msg *m)
 	bool xsig = m->m_tag ==
 	    TR__TAG_XSIG; /* m is the target's after the push */
 	m->m_to_gen = to.gen;
+	if (tr__mpsc_push(&a->a_mbox, &m->m_node))
+		tr__actor_schedule(sys, a);
 	if (xsig) {
-		/* Ask the target to look past queued messages; raised before
-		 * the push so the turn that takes the signal sees it. */
+		/* After the push: ask the target to look past queued messages
+		 * (a process that only yields looks at its mailbox then). */
 		atomic_fetch_or_explicit(&a->a_xflags, TR__X_URGENT,
 		    memory_order_release);
 	}
-	if (tr__mpsc_push(&a->a_mbox, &m->m_node))
-		tr__actor_schedule(sys, a);
 }
 
 int

@@ -372,8 +372,15 @@ park(tr__worker *w, int64_t timeout_ns)
 	    1;
 	pthread_mutex_unlock(&sys->s_idle_mx);
 
-	/* The parker's half of the Dekker pair: the seq_cst add above. */
-	if (work_visible(sys)) {
+	/* The parker's half of the Dekker pair: the seq_cst add above.
+	 * Timer work handed to us (a cancel from another thread, a plain
+	 * thread's timer) counts too: its kick may have come just before we
+	 * registered as parked. */
+	if (work_visible(sys) ||
+	    atomic_load_explicit(&w->w_tcancel, memory_order_seq_cst) != NULL ||
+	    (w->w_index == 0 &&
+	        atomic_load_explicit(&sys->s_tin_len, memory_order_seq_cst) !=
+	            0)) {
 		unpark_self(sys, w);
 	} else if (np == sys->s_nworkers) {
 		pthread_mutex_lock(&sys->s_idle_mx);

@@ -354,6 +354,11 @@ tr__pull(tr__worker *w, tr_ctx *cx, tr__actor *a)
 		}
 		tr__inner_push(a, m);
 	}
+	/* A push still under way stopped us short; an exit signal may be
+	 * behind it: look again next time. */
+	if (!tr__mpsc_drained(&a->a_mbox))
+		atomic_fetch_or_explicit(&a->a_xflags, TR__X_URGENT,
+		    memory_order_relaxed);
 	return 0;
 }
 

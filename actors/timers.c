@@ -193,7 +193,7 @@ tr__timer_start(tr_system *sys, tr__worker *w, tr_pid to, int64_t delay_ms,
 	t->t_inlist = true;
 	t->t_next = sys->s_tin;
 	sys->s_tin = t;
-	atomic_store_explicit(&sys->s_tin_len, 1, memory_order_release);
+	atomic_store_explicit(&sys->s_tin_len, 1, memory_order_seq_cst);
 	pthread_mutex_unlock(&sys->s_ext_mx);
 	tr__sched_kick(sys, w0);
 	return 0;
@@ -239,14 +239,19 @@ tr_cancel_timer(tr_system *sys, tr_timer timer)
 		recycle(w, t);
 		return 0;
 	}
-	/* The owner unfiles and recycles it on its next look. */
+	/* The owner unfiles and recycles it on its next look; the first
+	 * cancel onto an empty stack wakes it if it sleeps (else it would
+	 * keep the timer, and its message, until the deadline). */
 	tr__timer *top = atomic_load_explicit(&o->w_tcancel,
 	    memory_order_relaxed);
 	do {
 		t->t_cnext = top;
-		/* release: publishes t_cnext to the owner. */
+		/* seq_cst: publishes t_cnext to the owner, and is ordered
+		 * before the kick's look at its park word (see park()). */
 	} while (!atomic_compare_exchange_weak_explicit(&o->w_tcancel, &top, t,
-	    memory_order_release, memory_order_relaxed));
+	    memory_order_seq_cst, memory_order_relaxed));
+	if (top == NULL)
+		tr__sched_kick(sys, o);
 	return 0;
 }
 

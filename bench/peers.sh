@@ -4,7 +4,9 @@
 #
 # troupe side by side with Erlang/OTP and CAF.
 #
-#   bench/peers.sh [workload...]       # default: spawn idle_memory pingpong fanin ring
+#   bench/peers.sh [workload...]
+#
+# Default workloads: spawn idle_memory pingpong fanin ring supervisor_restart.
 #
 # Runs bench/run.sh (both troupe impls: event actors and processes) and then
 # the peer runtimes' run.sh, found at ../shared/peers/run.sh beside the
@@ -22,7 +24,7 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 PEERS=$(cd "$ROOT/.." && pwd)/shared/peers/run.sh
-WORKLOADS=${*:-spawn idle_memory pingpong fanin ring}
+WORKLOADS=${*:-spawn idle_memory pingpong fanin ring supervisor_restart}
 export RUNS=${RUNS:-3}
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/troupe-peers.XXXXXX")

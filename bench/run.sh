@@ -31,8 +31,8 @@ case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 BIN=$BUILD/bench/troupe_bench
 RUNS=${RUNS:-3}
 RUN_TIMEOUT=${RUN_TIMEOUT:-300}      # seconds, per process
-IMPLEMENTED="spawn idle_memory pingpong fanin ring"
-ALL="$IMPLEMENTED remote_pingpong remote_throughput supervisor_restart"
+IMPLEMENTED="spawn idle_memory pingpong fanin ring supervisor_restart"
+ALL="$IMPLEMENTED remote_pingpong remote_throughput"
 
 implemented() { # impl workload: true if troupe_bench has that variant
   case $1:$2 in
@@ -48,12 +48,14 @@ sizes() { # sizes passed to the program (its defaults are the full ones)
       spawn|idle_memory|pingpong) echo 10000 ;;
       fanin) echo "10 1000" ;;
       ring) echo "100 100000" ;;
+      supervisor_restart) echo 1000 ;;
     esac
   else
     case $1 in
       spawn|idle_memory|pingpong) echo 1000000 ;;
       fanin) echo "100 100000" ;;
       ring) echo "1000 10000000" ;;
+      supervisor_restart) echo 100000 ;;
     esac
   fi
 }

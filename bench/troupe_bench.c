@@ -10,7 +10,8 @@
  *   troupe_bench [--impl troupe|troupe-proc] <workload> [sizes]
  *
  * workload: spawn [N] | idle_memory [N] | pingpong [N] | fanin [S M] |
- *           ring [R H]   (troupe-proc: all but fanin).
+ *           ring [R H] | supervisor_restart [N]   (troupe-proc: all but
+ *           fanin).
  * impl=troupe (the default) uses event actors (tr_spawn, one handler call
  * per message); impl=troupe-proc uses processes (tr_spawn_process:
  * sequential code on its own stack that blocks in tr_receive /
@@ -34,6 +35,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,6 +43,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <troupe/supervisor.h>
 #include <troupe/troupe.h>
 
 /* Message tags of the workloads. */
@@ -54,6 +57,8 @@ enum {
 	T_NEXT,    /* ring: msgpack [node, slot, gen] of the successor */
 	T_DONE,    /* fanin: the receiver's report; ring: msgpack index */
 	T_HALT,    /* ask an actor to end */
+	T_STARTED, /* supervisor_restart: msgpack pid of a worker that is up */
+	T_CRASH,   /* supervisor_restart: the worker must crash */
 };
 
 /* ------------------------------------------------------------- common */
@@ -623,6 +628,154 @@ ring_start(tr_system *sys, unsigned flags, tr_pid *mainp)
 	return tr_spawn(sys, mainp, ring_main, NULL, &o);
 }
 
+/* ----------------------------------------------- 9. supervisor_restart */
+
+/*
+ * A one_for_one supervisor with one permanent worker registered as
+ * "bench_worker"; the worker says (worker_started, self) to the driver
+ * when it is up and named, and ends with an error reason on (crash).  The
+ * driver crashes it by name, waits for the restarted worker's start
+ * message, and repeats N times.
+ */
+
+#define SR_NAME "bench_worker"
+
+static struct {
+	double t0;
+	tr_pid driver, last;
+	int64_t restarts; /* -1 until the initial worker's start message */
+	bool fresh;       /* every restarted worker had a new pid */
+	/* The supervisor's reports: error exits and restarts of the worker
+	 * (checked by main() once the system is stopped). */
+	_Atomic int64_t crashed, restarted;
+} sr;
+
+/* sr_report and sr_log drop the supervisor's reports and the runtime's log lines,
+ * as the Erlang version silences its logger. */
+static void
+sr_report(void *arg, const tr_sup_event *ev)
+{
+	(void) arg;
+	if (ev->kind == TR_SUP_CHILD_EXITED &&
+	    ev->reason.kind == TR_REASON_ERROR)
+		atomic_fetch_add(&sr.crashed, 1);
+	else if (ev->kind == TR_SUP_CHILD_RESTARTED)
+		atomic_fetch_add(&sr.restarted, 1);
+}
+
+static void
+sr_log(void *arg, tr_log_level level, const char *line)
+{
+	(void) arg;
+	(void) level;
+	(void) line;
+}
+
+/* sr_worker_up registers the worker and tells the driver: the name is in
+ * place before the driver hears of the worker (as gen_server's). */
+static int
+sr_worker_up(tr_ctx *cx)
+{
+	int rc = tr_register(tr_ctx_system(cx), SR_NAME, tr_self(cx));
+
+	return rc < 0 ? rc : send_pid(cx, sr.driver, T_STARTED, tr_self(cx));
+}
+
+static int
+sr_worker_init(tr_ctx *cx, void *state)
+{
+	(void) state;
+	return ok_or(sr_worker_up(cx));
+}
+
+static int
+sr_worker(tr_ctx *cx, tr_msg *m, void *state)
+{
+	(void) state;
+	if (tr_msg_tag(m) != T_CRASH)
+		return unexpected(cx);
+	return tr_exit(cx, tr_reason("crash_requested"));
+}
+
+static void sr_worker_proc(tr_ctx *cx, void *arg);
+
+/* The child's start function; arg non-NULL: the worker is a process. */
+static int
+sr_child_start(tr_ctx *cx, void *arg, void *extra, tr_pid *pid)
+{
+	tr_spawn_opts o = { .init = sr_worker_init, .flags = TR_SPAWN_LINK };
+
+	(void) extra;
+	if (arg != NULL)
+		return tr_spawn_process(tr_ctx_system(cx), pid, sr_worker_proc,
+		    NULL, &o);
+	return tr_spawn(tr_ctx_system(cx), pid, sr_worker, NULL, &o);
+}
+
+/* sr_sup_start starts the supervisor (cx: a process, or NULL). */
+static int
+sr_sup_start(tr_system *sys, tr_ctx *cx, bool proc, tr_pid *sup)
+{
+	static int proc_tag;
+	const tr_sup_flags flags = { .strategy = TR_ONE_FOR_ONE,
+		.intensity = (unsigned) (10 * size[0]),
+		.period_ms = 1000 };
+	const tr_child_spec child = { .id = SR_NAME,
+		.start = sr_child_start,
+		.arg = proc ? &proc_tag : NULL,
+		.restart = TR_PERMANENT,
+		.shutdown_ms = TR_SHUTDOWN_BRUTAL_KILL,
+		.type = TR_WORKER };
+	const tr_sup_opts opts = { .report = sr_report };
+
+	return tr_sup_start(sys, cx, sup, &flags, &child, 1, &opts);
+}
+
+/* sr_started counts a start message: false when the run is over. */
+static bool
+sr_started(tr_pid p)
+{
+	if (sr.restarts++ < 0) {
+		sr.t0 = now_ms(); /* the initial worker */
+	} else if (tr_pid_eq(p, sr.last) || tr_pid_is_nil(p)) {
+		sr.fresh = false;
+		return false;
+	}
+	sr.last = p;
+	return sr.restarts < size[0];
+}
+
+static int
+sr_driver(tr_ctx *cx, tr_msg *m, void *state)
+{
+	tr_pid p;
+
+	(void) state;
+	if (tr_msg_tag(m) != T_STARTED || msg_pid(m, &p) < 0)
+		return unexpected(cx);
+	if (sr_started(p))
+		return ok_or(tr_send_name(cx, SR_NAME, T_CRASH, NULL, 0));
+	return finish(sr.t0, sr.fresh && sr.restarts == size[0],
+	    "a restarted worker did not get a new pid");
+}
+
+/* The driver is an event actor; the supervisor is started from main()'s
+ * thread (an event actor cannot call tr_sup_start) and ends with the
+ * system. */
+static int
+sr_start(tr_system *sys, unsigned flags, tr_pid *mainp)
+{
+	const tr_spawn_opts o = { .flags = flags };
+	int rc;
+
+	sr.restarts = -1;
+	sr.fresh = true;
+	if ((rc = tr_spawn(sys, mainp, sr_driver, NULL, &o)) < 0)
+		return rc;
+	sr.driver = *mainp;
+	return sr_sup_start(sys, NULL, false, NULL);
+}
+
 /* ------------------------------------------------- processes (troupe-proc) */
 
 /*
@@ -915,6 +1068,50 @@ ring_proc_start(tr_system *sys, unsigned flags, tr_pid *mainp)
 	return tr_spawn_process(sys, mainp, ring_main_proc, NULL, &o);
 }
 
+/* supervisor_restart: the worker process says it is up, then crashes on
+ * request; the driver process starts the supervisor itself. */
+static void
+sr_worker_proc(tr_ctx *cx, void *arg)
+{
+	(void) arg;
+	TRY(cx, sr_worker_up(cx));
+	tr_msg_free(recv_tag(cx, T_CRASH));
+	(void) tr_exit(cx, tr_reason("crash_requested"));
+}
+
+static void
+sr_driver_proc(tr_ctx *cx, void *arg)
+{
+	tr_pid sup, p;
+
+	(void) arg;
+	sr.driver = tr_self(cx);
+	sr.restarts = -1;
+	sr.fresh = true;
+	TRY(cx, sr_sup_start(tr_ctx_system(cx), cx, true, &sup));
+	for (;;) {
+		tr_msg *m = recv_tag(cx, T_STARTED);
+		int rc = msg_pid(m, &p);
+		tr_msg_free(m);
+		if (rc < 0)
+			fail(cx, "bad worker_started message", rc);
+		if (!sr_started(p))
+			break;
+		TRY(cx, tr_send_name(cx, SR_NAME, T_CRASH, NULL, 0));
+	}
+	record(sr.t0, sr.fresh && sr.restarts == size[0],
+	    "a restarted worker did not get a new pid");
+	TRY(cx, tr_sup_stop(tr_ctx_system(cx), cx, sup, 10000));
+}
+
+static int
+sr_proc_start(tr_system *sys, unsigned flags, tr_pid *mainp)
+{
+	const tr_spawn_opts o = { .flags = flags };
+
+	return tr_spawn_process(sys, mainp, sr_driver_proc, NULL, &o);
+}
+
 /* ------------------------------------------------------------- driver */
 
 /* Implementations: event actors, processes. */
@@ -937,6 +1134,7 @@ static const struct workload {
 	    { pingpong_start, pingpong_proc_start } },
 	{ "fanin", 2, { 100, 100000 }, -1, { fanin_start, NULL } },
 	{ "ring", 2, { 1000, 10000000 }, 1, { ring_start, ring_proc_start } },
+	{ "supervisor_restart", 1, { 100000 }, 0, { sr_start, sr_proc_start } },
 };
 
 /* env_int returns the positive integer in environment variable name, or dflt. */
@@ -955,7 +1153,8 @@ usage(void)
 	    "usage: troupe_bench [--impl troupe|troupe-proc] <workload> "
 	    "[sizes]\n"
 	    "  spawn [N] | idle_memory [N] | pingpong [N] | fanin [S M] | "
-	    "ring [R H]\n"
+	    "ring [R H] |\n"
+	    "  supervisor_restart [N]\n"
 	    "  (troupe-proc: processes; every workload but fanin)\n");
 	return 2;
 }
@@ -1000,7 +1199,11 @@ main(int argc, char **argv)
 	tr_system *sys;
 	tr_pid mainp;
 	tr_exit_info info = { .kind = TR_REASON_NORMAL };
-	if ((rc = tr_system_start(&sys, NULL)) < 0) {
+	tr_system_config cfg = TR_SYSTEM_CONFIG_INIT;
+	/* supervisor_restart: each crash would log a line (see sr_log). */
+	if (w->start[IMPL_TROUPE] == sr_start)
+		cfg.log = sr_log;
+	if ((rc = tr_system_start(&sys, &cfg)) < 0) {
 		fprintf(stderr, "troupe_bench: tr_system_start: %s\n",
 		    tr_strerror(rc));
 		return 1;
@@ -1027,6 +1230,10 @@ main(int argc, char **argv)
 		why = "did not finish";
 	if (why == NULL && !out.ok)
 		why = out.why;
+	if (why == NULL && w->start[IMPL_TROUPE] == sr_start &&
+	    (sr.crashed < size[0] || sr.restarted < size[0]))
+		why =
+		    "the supervisor reported fewer than N crashes or restarts";
 	if (why != NULL) {
 		fprintf(stderr, "%s %s: FAILED: %s\n", impl_name[impl], w->name,
 		    why);

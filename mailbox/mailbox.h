@@ -306,6 +306,16 @@ tr__mpsc_claim(tr__mpsc *q)
 	return false;
 }
 
+/* tr__mpsc_drained tells whether the consumer has taken everything
+ * pushed so far (false while a push is under way). Thread: consumer. */
+static inline bool
+tr__mpsc_drained(tr__mpsc *q)
+{
+	uintptr_t head = atomic_load_explicit(&q->q_head, memory_order_acquire);
+	return q->q_tail == &q->q_stub &&
+	    (tr__node *) (head & ~TR__MPSC_IDLE) == &q->q_stub;
+}
+
 /* tr__mpsc_is_idle tells whether the idle bit is set (a snapshot). */
 static inline bool
 tr__mpsc_is_idle(tr__mpsc *q)

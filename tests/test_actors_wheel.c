@@ -904,7 +904,9 @@ test_jumps(void **unused)
 	assert_int_equal(j.bad, 0);
 	assert_int_equal(j.fired, n);
 	assert_int_equal(wh.wh_count, 0);
-	assert_true(ms < 2000.0 * SLOW);
+	/* Speed is not asserted (benchmarks are not tests): a wheel that
+	 * walked tick by tick would not end, and the ctest timeout says so. */
+	printf("40 days in day steps: %.1f ms\n", ms);
 
 	memset(t, 0, n * sizeof *t);
 	memset(&j, 0, sizeof j);
@@ -917,7 +919,7 @@ test_jumps(void **unused)
 	ms = (double) (now_ns() - t0) / 1e6;
 	check_wheel(&wh);
 	assert_int_equal(j.fired, 0);
-	assert_true(ms < 2000.0 * SLOW);
+	printf("100 jumps of 2^50 ms: %.1f ms\n", ms);
 	jadvance(&wh, &j, ((uint64_t) 1 << 62) + 10000);
 	assert_int_equal(j.fired, 5000);
 	assert_int_equal(j.bad, 0);
@@ -985,9 +987,6 @@ test_million_insert_remove(void **unused)
 	assert_int_equal(tr__wheel_advance(&wh, UINT64_MAX, jfire, NULL), 0);
 	printf("1M timers: insert %.1f ns, remove (random order) %.1f ns\n",
 	    (double) (t1 - t0) / MILLION, (double) (t3 - t2) / MILLION);
-	/* O(1) each: far below a second even under sanitizers. */
-	assert_true((double) (t1 - t0) / 1e9 < 1.0 * SLOW);
-	assert_true((double) (t3 - t2) / 1e9 < 1.0 * SLOW);
 	free(order);
 	free(t);
 }

@@ -374,4 +374,100 @@ tu_wait_exit_at(tr_system *sys, tr_pid pid, tr_reason_kind kind,
 		assert_int_equal((expr), (want));                    \
 	} while (0)
 
+/* ------------------------------------------ processes, timers, calls */
+
+/*
+ * TU_RECV_MS is the timeout a test process gives a receive that must
+ * succeed: long enough for a loaded machine, short enough that a missing
+ * message fails the test instead of hanging it.
+ */
+#define TU_RECV_MS ((int64_t) 10000 * TU_SLOW)
+
+/*
+ * TU_CHECK_EQ(a, b) is TU_CHECK(a == b) for integers that prints both
+ * values when they differ.
+ */
+static inline void
+tu_fail_eq_at(const char *file, int line, const char *a, const char *b,
+    long long va, long long vb)
+{
+	long n = atomic_fetch_add(&tu_failures, 1);
+	if (n < 10)
+		fprintf(stderr,
+		    "%s:%d: check failed: %s == %s (%lld != %lld)\n", file,
+		    line, a, b, va, vb);
+}
+
+#define TU_CHECK_EQ(a, b)                                                 \
+	do {                                                              \
+		long long tu_va_ = (long long) (a);                       \
+		long long tu_vb_ = (long long) (b);                       \
+		if (tu_va_ != tu_vb_)                                     \
+			tu_fail_eq_at(__FILE__, __LINE__, #a, #b, tu_va_, \
+			    tu_vb_);                                      \
+	} while (0)
+
+/* tu_ms_since returns the milliseconds (fractional) since t0_ns. */
+static inline double
+tu_ms_since(uint64_t t0_ns)
+{
+	return (double) (tu_now_ns() - t0_ns) / 1e6;
+}
+
+/*
+ * tu_spawn_proc spawns fn(arg) as a process with TR_SPAWN_WAIT | flags
+ * and opts' state_free (opts may be NULL), asserting success.
+ */
+static inline tr_pid
+tu_spawn_proc(tr_system *sys, tr_process_fn fn, void *arg, unsigned flags,
+    tr_state_free_fn state_free)
+{
+	tr_spawn_opts o = { .state_free = state_free,
+		.flags = TR_SPAWN_WAIT | flags };
+	tr_pid pid = TR_PID_NIL;
+	int rv = tr_spawn_process(sys, &pid, fn, arg, &o);
+	if (rv != 0)
+		fprintf(stderr, "tr_spawn_process: %s\n", tr_err_name(rv));
+	assert_int_equal(rv, 0);
+	return pid;
+}
+
+/*
+ * tu_wait_info waits (bounded) for an actor spawned with TR_SPAWN_WAIT and
+ * returns how it ended (its real reason, never NOPROC for such an actor).
+ */
+static inline tr_exit_info
+tu_wait_info(tr_system *sys, tr_pid pid)
+{
+	tr_exit_info info;
+	memset(&info, 0, sizeof info);
+	int rv = tr_wait(sys, pid, 30000 * TU_SLOW, &info);
+	if (rv != 0)
+		fprintf(stderr, "tr_wait: %s\n", tr_err_name(rv));
+	assert_int_equal(rv, 0);
+	return info;
+}
+
+/* tu_run_proc runs fn(arg) as a process and asserts it ended normally. */
+static inline void
+tu_run_proc(tr_system *sys, tr_process_fn fn, void *arg)
+{
+	tr_pid pid = tu_spawn_proc(sys, fn, arg, 0, NULL);
+	tr_exit_info info = tu_wait_info(sys, pid);
+	if (info.kind != TR_REASON_NORMAL)
+		fprintf(stderr, "process ended: %s\n", info.text);
+	assert_int_equal(info.kind, TR_REASON_NORMAL);
+}
+
+/*
+ * tu_stop asserts that no TU_CHECK failed and that nothing is left in sys
+ * (no actor, no message block), then stops it.
+ */
+#define tu_stop(sys)                                        \
+	do {                                                \
+		tu_assert_no_failures();                    \
+		tu_assert_left((sys), 0);                   \
+		assert_int_equal(tr_system_stop((sys)), 0); \
+	} while (0)
+
 #endif /* TROUPE_TESTS_TESTUTIL_H */
