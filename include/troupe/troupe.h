@@ -355,8 +355,8 @@ typedef bool (*tr_match_fn)(const tr_msg *m, void *arg);
  * passes (0: just look; TR_INFINITY: no limit).  Messages that do not
  * match stay queued, in order, for later receives; each is tested once
  * per receive.  Returns NULL on timeout.  The caller owns the message
- * (tr_msg_free).  In an event actor only a timeout of 0 is allowed (it
- * never blocks); other timeouts return NULL at once.
+ * (tr_msg_free).  An event actor never blocks: any timeout counts as 0
+ * there (it looks at what is queued).
  * Thread: actor (blocking: process).
  */
 TR_API tr_msg *tr_receive_match(tr_ctx *cx, tr_match_fn match, void *arg,
