@@ -768,43 +768,19 @@ exit_after(tr__worker *w, tr__actor *a, int r)
 /* take returns the next message for the actor's code: the inner queue's
  * head (already vetted), else the mailbox's (vetted here). */
 static inline tr_msg *
-take(tr__worker *w, tr_ctx *cx, tr__actor *a, uint32_t gen, int *die)
+take(tr__worker *w, tr_ctx *cx, tr__actor *a, uint32_t gen, bool *die)
 {
 	tr_msg *m = a->a_in_head;
 	if (m != NULL) {
 		a->a_in_head = tr__inner_next(m);
 		if (a->a_in_head == NULL)
 			a->a_in_tail = NULL;
-		if (m->m_tag >= TR_TAG_SYSTEM)
-			tr__delivered(a, m);
-		return m;
+	} else if ((m = tr__mbox_next(w, cx, a, gen, die)) == NULL) {
+		return NULL;
 	}
-	for (;;) {
-		tr__node *nd = tr__mpsc_pop(&a->a_mbox);
-		if (nd == NULL)
-			return NULL;
-		m = (tr_msg *) nd;
-		if (m->m_to_gen != gen) {
-			tr__count(&w->w_dead);
-			tr__msg_delete(&w->w_pool, m);
-			continue;
-		}
-		if (__builtin_expect(m->m_tag >= TR_TAG_SYSTEM ||
-		            (m->m_flags & TR_MSG_REPLY) != 0,
-		        0)) {
-			int r = tr__sysmsg(w, cx, a, m);
-			if (r != TR__DELIVER) {
-				tr__msg_delete(&w->w_pool, m);
-				if (r == TR__DIE) {
-					*die = 1;
-					return NULL;
-				}
-				continue;
-			}
-			tr__delivered(a, m);
-		}
-		return m;
-	}
+	if (m->m_tag >= TR_TAG_SYSTEM)
+		tr__delivered(a, m);
+	return m;
 }
 
 /* dead_run frees what late senders pushed to a slot whose actor is gone. */
@@ -834,7 +810,7 @@ tr__actor_run(tr__worker *w, tr__actor *a)
 	}
 	tr_ctx *cx = &w->w_cx;
 	uint32_t gen = atomic_load_explicit(&a->a_gen, memory_order_relaxed);
-	int die = 0;
+	bool die = false;
 	cx->cx_self = a;
 	if (atomic_load_explicit(&a->a_sig.l_top, memory_order_relaxed) != 0)
 		tr__run_lane(w, a);

@@ -454,6 +454,44 @@ int tr__sysmsg(tr__worker *w, tr_ctx *cx, tr__actor *a, tr_msg *m);
  * monitor there). */
 void tr__delivered(tr__actor *a, tr_msg *m);
 
+/*
+ * tr__mbox_next takes the next message for a's code off its mailbox
+ * (a of generation gen, running on w with cx): messages for an older
+ * incarnation are dropped as dead letters, system messages go through
+ * tr__sysmsg.  Returns NULL when nothing is left (or a push is under way);
+ * then *die tells whether a signal ended the actor (reason in cx).
+ * Thread: a's worker.
+ */
+static inline tr_msg *
+tr__mbox_next(tr__worker *w, tr_ctx *cx, tr__actor *a, uint32_t gen, bool *die)
+{
+	for (;;) {
+		tr__node *nd = tr__mpsc_pop(&a->a_mbox);
+		if (nd == NULL)
+			return NULL;
+		tr_msg *m = (tr_msg *) nd;
+		if (m->m_to_gen != gen) {
+			tr__count(&w->w_dead);
+			tr__msg_delete(&w->w_pool, m);
+			continue;
+		}
+		if (__builtin_expect(m->m_tag >= TR_TAG_SYSTEM ||
+		            (m->m_flags & TR_MSG_REPLY) != 0,
+		        0)) {
+			int r = tr__sysmsg(w, cx, a, m);
+			if (r != TR__DELIVER) {
+				tr__msg_delete(&w->w_pool, m);
+				if (r == TR__DIE) {
+					*die = true;
+					return NULL;
+				}
+				continue;
+			}
+		}
+		return m;
+	}
+}
+
 /* tr__pull moves what the mailbox holds into the inner queue, acting on
  * system messages as they come, in order; returns TR__DIE if one kills
  * the actor.  Thread: a's worker. */

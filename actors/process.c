@@ -315,30 +315,10 @@ static tr_msg *
 pull_one(tr__worker *w, tr_ctx *cx, tr__actor *a, bool *dead)
 {
 	uint32_t gen = atomic_load_explicit(&a->a_gen, memory_order_relaxed);
-	for (;;) {
-		tr__node *nd = tr__mpsc_pop(&a->a_mbox);
-		if (nd == NULL)
-			return NULL;
-		tr_msg *m = (tr_msg *) nd;
-		if (m->m_to_gen != gen) {
-			tr__count(&w->w_dead);
-			tr__msg_delete(&w->w_pool, m);
-			continue;
-		}
-		if (m->m_tag >= TR_TAG_SYSTEM || (m->m_flags & TR_MSG_REPLY)) {
-			int r = tr__sysmsg(w, cx, a, m);
-			if (r != TR__DELIVER) {
-				tr__msg_delete(&w->w_pool, m);
-				if (r == TR__DIE) {
-					*dead = true;
-					return NULL;
-				}
-				continue;
-			}
-		}
+	tr_msg *m = tr__mbox_next(w, cx, a, gen, dead);
+	if (m != NULL)
 		tr__inner_push(a, m);
-		return m;
-	}
+	return m;
 }
 
 /* signals handles lane signals and urgent exits; true if we must die. */

@@ -335,25 +335,12 @@ int
 tr__pull(tr__worker *w, tr_ctx *cx, tr__actor *a)
 {
 	uint32_t gen = atomic_load_explicit(&a->a_gen, memory_order_relaxed);
-	tr__node *nd;
-	while ((nd = tr__mpsc_pop(&a->a_mbox)) != NULL) {
-		tr_msg *m = (tr_msg *) nd;
-		if (m->m_to_gen != gen) {
-			tr__count(&w->w_dead);
-			tr__msg_delete(&w->w_pool, m);
-			continue;
-		}
-		if (m->m_tag >= TR_TAG_SYSTEM || (m->m_flags & TR_MSG_REPLY)) {
-			int r = tr__sysmsg(w, cx, a, m);
-			if (r != TR__DELIVER) {
-				tr__msg_delete(&w->w_pool, m);
-				if (r == TR__DIE)
-					return TR__DIE;
-				continue;
-			}
-		}
+	bool die = false;
+	tr_msg *m;
+	while ((m = tr__mbox_next(w, cx, a, gen, &die)) != NULL)
 		tr__inner_push(a, m);
-	}
+	if (die)
+		return TR__DIE;
 	/* A push still under way stopped us short; an exit signal may be
 	 * behind it: look again next time. */
 	if (!tr__mpsc_drained(&a->a_mbox))
