@@ -720,10 +720,7 @@ tr__finish(tr_system *sys, tr__worker *w, tr__pool *p, tr__actor *a,
 	/* Give up the mailbox: a late sender (one that checked the
 	 * generation before it moved) then schedules a dead run, which frees
 	 * its message at once. */
-	dead += drain(sys, p, a);
-	atomic_store_explicit(&w->w_dead,
-	    atomic_load_explicit(&w->w_dead, memory_order_relaxed) + dead,
-	    memory_order_relaxed);
+	tr__add(&w->w_dead, dead + drain(sys, p, a));
 	if (!tr__mpsc_mark_empty(&a->a_mbox))
 		tr__sched_push(w, a);
 	tr__count(&w->w_exited);
@@ -787,19 +784,15 @@ take(tr__worker *w, tr_ctx *cx, tr__actor *a, uint32_t gen, bool *die)
 static void
 dead_run(tr__worker *w, tr__actor *a)
 {
-	uint64_t n = drain(w->w_sys, &w->w_pool, a);
-	atomic_store_explicit(&w->w_dead,
-	    atomic_load_explicit(&w->w_dead, memory_order_relaxed) + n,
-	    memory_order_relaxed);
-	if (!tr__mpsc_mark_empty(&a->a_mbox))
-		tr__sched_push(w, a); /* a push under way: look again */
+	tr__add(&w->w_dead, drain(w->w_sys, &w->w_pool, a));
+	tr__end_turn(w, a); /* a push under way: it runs again */
 }
 
 void
 tr__actor_run(tr__worker *w, tr__actor *a)
 {
-	if (!TR__GEN_ALIVE(
-	        atomic_load_explicit(&a->a_gen, memory_order_relaxed))) {
+	uint32_t gen = atomic_load_explicit(&a->a_gen, memory_order_relaxed);
+	if (!TR__GEN_ALIVE(gen)) {
 		dead_run(w, a);
 		return;
 	}
@@ -809,18 +802,10 @@ tr__actor_run(tr__worker *w, tr__actor *a)
 		return;
 	}
 	tr_ctx *cx = &w->w_cx;
-	uint32_t gen = atomic_load_explicit(&a->a_gen, memory_order_relaxed);
 	bool die = false;
 	cx->cx_self = a;
-	if (atomic_load_explicit(&a->a_sig.l_top, memory_order_relaxed) != 0)
-		tr__run_lane(w, a);
-	if (atomic_load_explicit(&a->a_xflags, memory_order_relaxed) &
-	    TR__X_URGENT) {
-		atomic_fetch_and_explicit(&a->a_xflags,
-		    ~(uint32_t) TR__X_URGENT, memory_order_acquire);
-		if (tr__pull(w, cx, a) == TR__DIE)
-			goto died;
-	}
+	if (tr__signals(w, cx, a))
+		goto died;
 	if (a->a_flags & TR__A_INIT) {
 		a->a_flags &= ~TR__A_INIT;
 		int r = a->a_init(cx, a->a_state);
@@ -848,13 +833,10 @@ tr__actor_run(tr__worker *w, tr__actor *a)
 			return;
 		}
 	}
-	if (n < budget && a->a_in_head == NULL &&
-	    tr__mpsc_mark_empty(&a->a_mbox)) {
-		/* Idle now, unless a signal slipped in (see design notes). */
-		if (!tr__lane_pending(&a->a_sig) || !tr__mpsc_claim(&a->a_mbox))
-			return;
-	}
-	tr__sched_push(w, a);
+	if (n < budget && a->a_in_head == NULL)
+		tr__end_turn(w, a);
+	else
+		tr__sched_push(w, a); /* more to handle: after the others */
 	return;
 died:
 	exit_after(w, a, TR_STOP);

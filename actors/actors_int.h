@@ -351,13 +351,20 @@ tr__msg_delete_any(tr_system *sys, tr__pool *p, tr_msg *m)
 		tr__msg_delete_shared(sys->s_pool, m);
 }
 
-/* tr__count adds one to an owner-only counter (plain load and store). */
+/* tr__add adds n to an owner-only counter (plain load and store, relaxed
+ * for readers); tr__count adds one. */
+static inline void
+tr__add(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c,
+	    atomic_load_explicit(c, memory_order_relaxed) + n,
+	    memory_order_relaxed);
+}
+
 static inline void
 tr__count(_Atomic uint64_t *c)
 {
-	atomic_store_explicit(c,
-	    atomic_load_explicit(c, memory_order_relaxed) + 1,
-	    memory_order_relaxed);
+	tr__add(c, 1);
 }
 
 /* tr__cur_pool returns the calling thread's pool if it is a worker of sys. */
@@ -492,6 +499,40 @@ tr__mbox_next(tr__worker *w, tr_ctx *cx, tr__actor *a, uint32_t gen, bool *die)
 	}
 }
 
+/* tr__signals_slow: see tr__signals. */
+bool tr__signals_slow(tr__worker *w, tr_ctx *cx, tr__actor *a);
+
+/* tr__signals acts on a's pending lane signals and, if an exit signal
+ * asked for it, drains its mailbox to the inner queue; true if the actor
+ * must die (reason in cx).  Inline: nearly always there is nothing.
+ * Thread: a's worker. */
+static inline bool
+tr__signals(tr__worker *w, tr_ctx *cx, tr__actor *a)
+{
+	if (__builtin_expect(cx->cx_exit_set ||
+	            atomic_load_explicit(&a->a_sig.l_top,
+	                memory_order_relaxed) != 0 ||
+	            (atomic_load_explicit(&a->a_xflags, memory_order_relaxed) &
+	                TR__X_URGENT) != 0,
+	        0))
+		return tr__signals_slow(w, cx, a);
+	return false;
+}
+
+/* tr__end_turn ends a's turn once it wants nothing more from its inner
+ * queue: a goes idle if its mailbox is empty, else back on w's queue.
+ * Thread: w. */
+static inline void
+tr__end_turn(tr__worker *w, tr__actor *a)
+{
+	if (tr__mpsc_mark_empty(&a->a_mbox)) {
+		/* Idle now, unless a signal slipped in (see design notes). */
+		if (!tr__lane_pending(&a->a_sig) || !tr__mpsc_claim(&a->a_mbox))
+			return;
+	}
+	tr__sched_push(w, a);
+}
+
 /* tr__pull moves what the mailbox holds into the inner queue, acting on
  * system messages as they come, in order; returns TR__DIE if one kills
  * the actor.  Thread: a's worker. */
@@ -548,10 +589,10 @@ void tr__timers_fini(tr__worker *w);
  * (-1: none). */
 int64_t tr__timers_run(tr__worker *w);
 /* tr__timer_start files a timer on the calling worker (w) or, for plain
- * threads (w NULL), on worker 0 through its inbox. Takes m on success. */
+ * threads (w NULL), hands it to worker 0. Takes m on success. */
 int tr__timer_start(tr_system *sys, tr__worker *w, tr_pid to, int64_t delay_ms,
     tr_msg *m, tr_timer *out);
-/* tr__timers_pending: ms clock now. */
+/* tr__now_ms: the timer clock (ms since the system started). */
 uint64_t tr__now_ms(tr_system *sys);
 
 /* Names (names.c). */

@@ -100,8 +100,6 @@ to_worker(tr__proc *p, bool last)
 	after_switch_in(p, p->p_cx.cx_w);
 }
 
-static bool signals(tr__worker *w, tr_ctx *cx, tr__actor *a);
-
 static void
 entry(void *arg)
 {
@@ -109,7 +107,7 @@ entry(void *arg)
 	tr__proc *p = a->a_proc;
 	after_switch_in(p, p->p_cx.cx_w);
 	/* An exit signal may have come before the first turn. */
-	if (!signals(p->p_cx.cx_w, &p->p_cx, a))
+	if (!tr__signals(p->p_cx.cx_w, &p->p_cx, a))
 		p->p_fn(&p->p_cx, a->a_state);
 	tr__proc_exit(&p->p_cx);
 }
@@ -257,12 +255,7 @@ tr__proc_run(tr__worker *w, tr__actor *a)
 		    !tr__stack_save(p->p_pool, p->p_stack, p->p_sp, &p->p_saved,
 		        &p->p_saved_len))
 			p->p_saved = NULL;
-		if (tr__mpsc_mark_empty(&a->a_mbox)) {
-			if (!tr__lane_pending(&a->a_sig) ||
-			    !tr__mpsc_claim(&a->a_mbox))
-				return;
-		}
-		tr__sched_push(w, a);
+		tr__end_turn(w, a);
 		return;
 	default: /* yielded */
 		tr__sched_push(w, a);
@@ -286,7 +279,7 @@ tr_yield(tr_ctx *cx)
 		return;
 	suspend(cx->cx_proc, TR__P_YIELDED);
 	/* A busy process still hears exit signals when it yields. */
-	if (signals(cx->cx_w, cx, cx->cx_self))
+	if (tr__signals(cx->cx_w, cx, cx->cx_self))
 		tr__proc_exit(cx);
 }
 
@@ -321,24 +314,6 @@ pull_one(tr__worker *w, tr_ctx *cx, tr__actor *a, bool *dead)
 	return m;
 }
 
-/* signals handles lane signals and urgent exits; true if we must die. */
-static bool
-signals(tr__worker *w, tr_ctx *cx, tr__actor *a)
-{
-	if (cx->cx_exit_set)
-		return true; /* an event actor already met its end in a poll */
-	if (atomic_load_explicit(&a->a_sig.l_top, memory_order_relaxed) != 0)
-		tr__run_lane(w, a);
-	if (atomic_load_explicit(&a->a_xflags, memory_order_relaxed) &
-	    TR__X_URGENT) {
-		atomic_fetch_and_explicit(&a->a_xflags,
-		    ~(uint32_t) TR__X_URGENT, memory_order_acquire);
-		if (tr__pull(w, cx, a) == TR__DIE)
-			return true;
-	}
-	return false;
-}
-
 /*
  * receive is every receive: scan the inner queue from `from` (NULL: its
  * head; else the message after it), then new arrivals.
@@ -357,7 +332,7 @@ receive(tr_ctx *cx, tr_match_fn match, void *arg, int64_t timeout_ms,
 		p->p_reds = 0;
 		suspend(p, TR__P_YIELDED);
 	}
-	if (signals(cx->cx_w, cx, a)) {
+	if (tr__signals(cx->cx_w, cx, a)) {
 		dead = true;
 		goto died;
 	}
@@ -400,7 +375,7 @@ receive(tr_ctx *cx, tr_match_fn match, void *arg, int64_t timeout_ms,
 			timer_set = true;
 		}
 		suspend(p, TR__P_BLOCKED);
-		if (signals(cx->cx_w, cx, a)) {
+		if (tr__signals(cx->cx_w, cx, a)) {
 			dead = true;
 			goto died;
 		}

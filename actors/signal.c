@@ -324,6 +324,23 @@ tr__sysmsg(tr__worker *w, tr_ctx *cx, tr__actor *a, tr_msg *m)
 	}
 }
 
+bool
+tr__signals_slow(tr__worker *w, tr_ctx *cx, tr__actor *a)
+{
+	if (cx->cx_exit_set)
+		return true; /* an event actor already met its end in a poll */
+	if (atomic_load_explicit(&a->a_sig.l_top, memory_order_relaxed) != 0)
+		tr__run_lane(w, a);
+	if (atomic_load_explicit(&a->a_xflags, memory_order_relaxed) &
+	    TR__X_URGENT) {
+		atomic_fetch_and_explicit(&a->a_xflags,
+		    ~(uint32_t) TR__X_URGENT, memory_order_acquire);
+		if (tr__pull(w, cx, a) == TR__DIE)
+			return true;
+	}
+	return false;
+}
+
 void
 tr__delivered(tr__actor *a, tr_msg *m)
 {
