@@ -52,6 +52,10 @@ else
   echo "note: no peer programs at $PEERS: troupe only" >&2
 fi
 
+# The machine the figures belong to: they mean nothing without it.
+thp=$(sed -n 's/.*\[\(.*\)\].*/\1/p' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
+echo "machine: kernel $(uname -r), THP ${thp:-unknown}, CPU ${cpu:-unknown} x $(nproc 2>/dev/null || echo '?'), $(date -u +%Y-%m-%d)"
 echo "medians of RUNS=$RUNS runs${QUICK:+ (QUICK=$QUICK)}; rates in operations/s"
 # shellcheck disable=SC2086
 awk -v order="$WORKLOADS" '
