@@ -18,6 +18,8 @@ home(uint64_t key, uint32_t cap)
 tr__mapent *
 tr__map_get(const tr__map *m, uint64_t key)
 {
+	if (key == 0)
+		return m->m_has_zero ? (tr__mapent *) &m->m_zero : NULL;
 	if (m->m_cap == 0)
 		return NULL;
 	for (uint32_t i = home(key, m->m_cap);; i = (i + 1) & (m->m_cap - 1)) {
@@ -60,6 +62,14 @@ tr__map_put(tr__map *m, uint64_t key, bool *isnew)
 			*isnew = false;
 		return e;
 	}
+	if (key == 0) {
+		e = &m->m_zero;
+		memset(e, 0, sizeof(*e));
+		m->m_has_zero = true;
+		if (isnew != NULL)
+			*isnew = true;
+		return e;
+	}
 	if ((m->m_len + 1) * 4 > m->m_cap * 3 && !grow(m))
 		return NULL;
 	uint32_t i = home(key, m->m_cap);
@@ -82,6 +92,10 @@ tr__map_del(tr__map *m, uint64_t key, tr__mapent *out)
 		return false;
 	if (out != NULL)
 		*out = *e;
+	if (key == 0) {
+		m->m_has_zero = false;
+		return true;
+	}
 	uint32_t mask = m->m_cap - 1;
 	uint32_t i = (uint32_t) (e - m->m_ents);
 	/* Backward shift: pull later members of the run into the hole. */
@@ -108,6 +122,7 @@ tr__map_fini(tr__map *m)
 	free(m->m_ents);
 	m->m_ents = NULL;
 	m->m_cap = m->m_len = 0;
+	m->m_has_zero = false;
 }
 
 tr__mapent *
@@ -117,6 +132,11 @@ tr__map_next(const tr__map *m, uint32_t *i)
 		tr__mapent *e = &m->m_ents[(*i)++];
 		if (e->me_key != 0)
 			return e;
+	}
+	if (*i == m->m_cap) {
+		(*i)++;
+		if (m->m_has_zero)
+			return (tr__mapent *) &m->m_zero;
 	}
 	return NULL;
 }

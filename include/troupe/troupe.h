@@ -94,7 +94,10 @@ typedef struct tr_system_config {
 	unsigned budget;
 	/* Microseconds an idle worker looks for work before it sleeps; 0: 50. */
 	unsigned spin_us;
-	/* Most actors alive at once; 0: 64 Mi (the table grows as needed). */
+	/* Most actors alive at once, exactly (0: 64 Mi; the table grows as
+	 * needed); at most TR_MAX_ACTORS.  Free slots are cached by workers
+	 * (up to 512 each), so near the limit a spawn from one thread may
+	 * get TR_ELIMIT while another worker still holds free slots. */
 	uint32_t max_actors;
 	/* Logging hook; NULL: one line on stderr per event. */
 	tr_log_fn log;
@@ -106,6 +109,10 @@ typedef struct tr_system_config {
 	size_t stack_size;
 } tr_system_config;
 
+/* TR_MAX_ACTORS is the largest max_actors (2^32 - 4096: slot numbers
+ * stay below UINT32_MAX, which is TR_PID_NIL's). */
+#define TR_MAX_ACTORS 0xfffff000u
+
 /* TR_STACK_MAX is the largest process stack (1 GiB). */
 #define TR_STACK_MAX ((size_t) 1 << 30)
 
@@ -115,7 +122,10 @@ typedef struct tr_system_config {
 
 /*
  * tr_system_start starts a runtime with cfg (NULL: defaults) and stores it
- * in *sysp.  Errors: TR_EINVAL (bad config), TR_ENOMEM, TR_ESYS (threads).
+ * in *sysp.  Errors: TR_EINVAL (sysp NULL, or a bad config: workers above
+ * 1024, max_actors above TR_MAX_ACTORS, stack_size above TR_STACK_MAX, an
+ * unknown log_level; logged through cfg's hook), TR_ENOMEM, TR_ESYS
+ * (threads).
  * Thread: any.
  */
 TR_API int tr_system_start(tr_system **sysp, const tr_system_config *cfg);
@@ -162,8 +172,12 @@ typedef struct tr_system_stats {
 	unsigned workers;
 } tr_system_stats;
 
-/* tr_system_stats_get fills *st. Thread: any. */
-TR_API void tr_system_stats_get(tr_system *sys, tr_system_stats *st);
+/*
+ * tr_system_stats_get fills *st.  Returns 0, or TR_EINVAL if sys or st is
+ * NULL (*st, if any, is then zeroed).
+ * Thread: any.
+ */
+TR_API int tr_system_stats_get(tr_system *sys, tr_system_stats *st);
 
 /* -------------------------------------------------------------- actors */
 
