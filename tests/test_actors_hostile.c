@@ -794,6 +794,47 @@ test_demonitor_zero(void **state)
 	tu_log_fini(&log);
 }
 
+static int
+child_start(tr_ctx *cx, void *arg, void *extra, tr_pid *pid)
+{
+	(void) arg;
+	(void) extra;
+	tr_spawn_opts o = { .flags = TR_SPAWN_LINK };
+	return tr_spawn(tr_ctx_system(cx), pid, ignore_fn, NULL, &o);
+}
+
+/* A pid of another node with a child's slot and generation named that
+ * child to its supervisor (its key ignored the node). */
+static void
+test_sup_nonlocal_child(void **state)
+{
+	(void) state;
+	tu_log log;
+	tr_system *sys = start_quiet(&log, 2, 0);
+	tr_child_spec spec = { "c", child_start, NULL, TR_PERMANENT, 1000,
+		TR_WORKER };
+	tr_pid sup;
+	assert_int_equal(tr_sup_start(sys, NULL, &sup, NULL, &spec, 1, NULL),
+	    0);
+	tr_child_info ci;
+	size_t n = 0;
+	assert_int_equal(tr_sup_which_children(sys, NULL, sup, &ci, 1, &n,
+	                     30000 * TU_SLOW),
+	    0);
+	assert_int_equal(n, 1);
+	assert_true(ci.running);
+	tr_pid far = ci.pid;
+	far.node = 7;
+	assert_int_equal(tr_sup_terminate_child(sys, NULL, sup, NULL, far,
+	                     30000 * TU_SLOW),
+	    TR_ENOENT);
+	assert_true(tr_is_alive(sys, ci.pid));
+	assert_int_equal(tr_sup_stop(sys, NULL, sup, 30000 * TU_SLOW), 0);
+	tu_assert_left(sys, 0);
+	assert_int_equal(tr_system_stop(sys), 0);
+	tu_log_fini(&log);
+}
+
 /* ------------------------------------------------------------ misuse */
 
 /* Every public call given NULL where it takes a pointer, from a plain
@@ -984,6 +1025,7 @@ main(void)
 		cmocka_unit_test(test_wait_collide),
 		cmocka_unit_test(test_link_collide),
 		cmocka_unit_test(test_demonitor_zero),
+		cmocka_unit_test(test_sup_nonlocal_child),
 		cmocka_unit_test(test_null_args),
 		cmocka_unit_test(test_max_actors_exact),
 		cmocka_unit_test(test_max_actors_huge),
