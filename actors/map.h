@@ -9,9 +9,10 @@
  * deletion (no tombstones).  Owned by one thread; grows at 3/4 full.
  *
  * Key 0 marks an empty cell of the table, so the entry for key 0 lives
- * apart (m_zero, m_has_zero): every key, including the ones a peer or the
- * network makes up (a reference 0, a pid whose key is 0), is an ordinary
- * key, never confused with an empty cell (decision record 0017).
+ * apart, in a spare cell after the table (m_ents[m_cap], used if
+ * m_has_zero): every key, including the ones a peer or the network makes
+ * up (a reference 0, a pid whose key is 0), is an ordinary key, never
+ * confused with an empty cell (decision record 0017).
  */
 
 #include <stdbool.h>
@@ -29,10 +30,9 @@ typedef struct tr__mapent {
 
 typedef struct tr__map {
 	tr__mapent *m_ents;
-	uint32_t m_cap;  /* power of two, or 0 */
-	uint32_t m_len;  /* entries in m_ents (key 0's is apart) */
-	bool m_has_zero; /* m_zero holds the entry for key 0 */
-	tr__mapent m_zero;
+	uint32_t m_cap;          /* power of two, or 0; m_ents has m_cap + 1 */
+	uint32_t m_len : 31;     /* entries in the table (key 0's apart) */
+	uint32_t m_has_zero : 1; /* m_ents[m_cap] is key 0's entry */
 } tr__map;
 
 /* tr__map_get returns the entry for key, or NULL. */

@@ -652,6 +652,51 @@ test_property(void **state)
 
 /* ----------------------------------------------------- regressions */
 
+/* The map takes key 0 like any other, through growth and iteration. */
+static void
+test_map_zero_key(void **state)
+{
+	(void) state;
+	tr__map m;
+	memset(&m, 0, sizeof(m));
+	bool isnew = false;
+	assert_null(tr__map_get(&m, 0));
+	assert_false(tr__map_del(&m, 0, NULL));
+	tr__mapent *e = tr__map_put(&m, 0, &isnew);
+	assert_non_null(e);
+	assert_true(isnew);
+	e->me_val = 42;
+	/* Other keys, enough to grow several times. */
+	for (uint64_t k = 1; k <= 100; k++) {
+		e = tr__map_put(&m, k * 0x9e3779b97f4a7c15ULL, &isnew);
+		assert_non_null(e);
+		assert_true(isnew);
+		e->me_val = k;
+	}
+	e = tr__map_put(&m, 0, &isnew);
+	assert_false(isnew);
+	assert_int_equal(e->me_val, 42);
+	unsigned seen = 0, zero = 0;
+	uint32_t it = 0;
+	while ((e = tr__map_next(&m, &it)) != NULL) {
+		seen++;
+		zero += e->me_key == 0;
+	}
+	assert_int_equal(seen, 101);
+	assert_int_equal(zero, 1);
+	tr__mapent out;
+	assert_true(tr__map_del(&m, 0, &out));
+	assert_int_equal(out.me_val, 42);
+	assert_null(tr__map_get(&m, 0));
+	assert_false(tr__map_del(&m, 0, NULL));
+	for (uint64_t k = 1; k <= 100; k++) {
+		e = tr__map_get(&m, k * 0x9e3779b97f4a7c15ULL);
+		assert_non_null(e);
+		assert_int_equal(e->me_val, k);
+	}
+	tr__map_fini(&m);
+}
+
 /* tr_wait for the pid whose key was the empty marker, while the map of
  * TR_SPAWN_WAIT records has cells: it took an empty cell (or a freed
  * waiter in it) for the record. */
@@ -1022,6 +1067,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_map_zero_key),
 		cmocka_unit_test(test_wait_collide),
 		cmocka_unit_test(test_link_collide),
 		cmocka_unit_test(test_demonitor_zero),
