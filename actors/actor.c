@@ -47,15 +47,15 @@ tr__actor_schedule(tr_system *sys, tr__actor *a)
 static int
 take_slot(tr_system *sys, tr__worker *w, uint32_t *slot)
 {
+	int why;
 	if (w == NULL)
-		return tr__table_take(&sys->s_table, slot, 1) == 1
-		    ? 0
-		    : tr__table_why(&sys->s_table);
+		return tr__table_take(&sys->s_table, slot, 1, &why) == 1 ? 0
+		                                                         : why;
 	if (w->w_nslots == 0) {
 		w->w_nslots = tr__table_take(&sys->s_table, w->w_slots,
-		    TR__SLOT_BATCH);
+		    TR__SLOT_BATCH, &why);
 		if (w->w_nslots == 0)
-			return tr__table_why(&sys->s_table);
+			return why;
 	}
 	*slot = w->w_slots[--w->w_nslots];
 	return 0;

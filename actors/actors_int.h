@@ -177,7 +177,6 @@ typedef struct tr__table {
 	uint32_t *t_free;     /* free slots not held by a worker */
 	uint32_t t_nfree;
 	uint32_t t_freecap;
-	bool t_nomem; /* the last growth failed for want of memory */
 } tr__table;
 
 /* tr__table_init: TR_EINVAL if max_actors is 0 or above TR_MAX_ACTORS. */
@@ -197,14 +196,11 @@ tr__table_get(tr__table *t, uint32_t slot)
 	return chunk == NULL ? NULL : &chunk[slot & (TR__CHUNK_SIZE - 1)];
 }
 
-/* tr__table_take moves up to n free slots into out; returns how many
- * (0: table full or ENOMEM). Locks t_mx. */
-uint32_t tr__table_take(tr__table *t, uint32_t *out, uint32_t n);
-
-/* tr__table_why tells why a take got nothing: TR_ENOMEM if growing the
- * table ran out of memory, else TR_ELIMIT (max_actors slots are in use or
- * held in workers' caches). Locks t_mx. */
-int tr__table_why(tr__table *t);
+/* tr__table_take moves up to n free slots into out and returns how many;
+ * if fewer than n, *why says why: TR_ENOMEM (growing the table ran out of
+ * memory) or TR_ELIMIT (max_actors slots are in use or held in workers'
+ * caches). Locks t_mx. */
+uint32_t tr__table_take(tr__table *t, uint32_t *out, uint32_t n, int *why);
 
 /* tr__table_calloc allocates a table chunk (calloc); tests replace it to
  * make growth fail as out of memory. */

@@ -49,15 +49,14 @@ tr__table_fini(tr__table *t)
 	pthread_mutex_destroy(&t->t_mx);
 }
 
-/* grow adds a chunk and its usable slots to t_free; false if full (then
- * t_nomem is false) or out of memory (t_nomem set). t_mx held. */
-static bool
+/* grow adds a chunk and its usable slots to t_free; 0, TR_ELIMIT (no
+ * chunk left) or TR_ENOMEM. t_mx held. */
+static int
 grow(tr__table *t)
 {
 	uint32_t c = atomic_load_explicit(&t->t_nchunks, memory_order_relaxed);
-	t->t_nomem = false;
 	if (c >= t->t_maxchunks)
-		return false;
+		return TR_ELIMIT;
 	uint64_t first = (uint64_t) c * TR__CHUNK_SIZE;
 	uint32_t usable = t->t_max - first < TR__CHUNK_SIZE
 	    ? (uint32_t) (t->t_max - first)
@@ -73,18 +72,14 @@ grow(tr__table *t)
 		if (cap > t->t_max)
 			cap = t->t_max;
 		uint32_t *nf = realloc(t->t_free, (size_t) cap * sizeof(*nf));
-		if (nf == NULL) {
-			t->t_nomem = true;
-			return false;
-		}
+		if (nf == NULL)
+			return TR_ENOMEM;
 		t->t_free = nf;
 		t->t_freecap = (uint32_t) cap;
 	}
 	tr__actor *chunk = tr__table_calloc(TR__CHUNK_SIZE, sizeof(*chunk));
-	if (chunk == NULL) {
-		t->t_nomem = true;
-		return false;
-	}
+	if (chunk == NULL)
+		return TR_ENOMEM;
 	for (uint32_t i = 0; i < TR__CHUNK_SIZE; i++) {
 		tr__actor *a = &chunk[i];
 		/* A free slot's mailbox is idle and its lane closed: a late
@@ -101,29 +96,23 @@ grow(tr__table *t)
 	/* release: a reader that finds the chunk sees it initialised. */
 	atomic_store_explicit(&t->t_chunks[c], chunk, memory_order_release);
 	atomic_store_explicit(&t->t_nchunks, c + 1, memory_order_release);
-	return true;
+	return 0;
 }
 
 uint32_t
-tr__table_take(tr__table *t, uint32_t *out, uint32_t n)
+tr__table_take(tr__table *t, uint32_t *out, uint32_t n, int *why)
 {
 	pthread_mutex_lock(&t->t_mx);
+	*why = 0;
 	if (t->t_nfree < n)
-		(void) grow(t);
+		*why = grow(t);
 	uint32_t k = t->t_nfree < n ? t->t_nfree : n;
 	for (uint32_t i = 0; i < k; i++)
 		out[i] = t->t_free[--t->t_nfree];
 	pthread_mutex_unlock(&t->t_mx);
+	if (k < n && *why == 0)
+		*why = TR_ELIMIT; /* the last chunk had fewer usable slots */
 	return k;
-}
-
-int
-tr__table_why(tr__table *t)
-{
-	pthread_mutex_lock(&t->t_mx);
-	bool nomem = t->t_nomem;
-	pthread_mutex_unlock(&t->t_mx);
-	return nomem ? TR_ENOMEM : TR_ELIMIT;
 }
 
 void
