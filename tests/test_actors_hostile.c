@@ -539,9 +539,37 @@ plain_ops(hostile *h, tr_pid sup, unsigned n)
 			break;
 		}
 		case 9: {
+			/* Every supervisor call, to a pid that is none. */
+			int64_t tmo = 30000 * TU_SLOW;
 			tr_sup_counts c;
-			rv = tr_sup_count_children(sys, NULL, p, &c,
-			    30000 * TU_SLOW);
+			tr_child_info ci;
+			size_t nc;
+			tr_pid child;
+			switch (r32(g) % 6) {
+			case 0:
+				rv = tr_sup_count_children(sys, NULL, p, &c,
+				    tmo);
+				break;
+			case 1:
+				rv = tr_sup_which_children(sys, NULL, p, &ci, 1,
+				    &nc, tmo);
+				break;
+			case 2:
+				rv = tr_sup_delete_child(sys, NULL, p, "c",
+				    tmo);
+				break;
+			case 3:
+				rv = tr_sup_restart_child(sys, NULL, p, "c",
+				    &child, tmo);
+				break;
+			case 4:
+				rv = tr_sup_terminate_child(sys, NULL, p, "c",
+				    TR_PID_NIL, tmo);
+				break;
+			default:
+				rv = tr_sup_stop(sys, NULL, p, tmo);
+				break;
+			}
 			TU_CHECK_EQ(rv, want_sup(p));
 			break;
 		}
