@@ -242,8 +242,9 @@ typedef struct tr_spawn_opts {
  * tr_spawn creates an event actor that calls fn for each message, with
  * state (owned by the actor from now on: opts->state_free runs on it when
  * the actor ends, also when tr_spawn fails).  On success stores its pid in
- * *pidp (may be NULL) and returns 0.  Errors: TR_EINVAL (fn NULL),
- * TR_ENOMEM, TR_ELIMIT (max_actors reached), TR_ESTOPPED.
+ * *pidp (may be NULL) and returns 0.  Errors: TR_EINVAL (sys or fn NULL),
+ * TR_ENOMEM (also when the actor table cannot grow), TR_ELIMIT
+ * (max_actors reached), TR_ESTOPPED.
  * Thread: any.
  */
 TR_API int tr_spawn(tr_system *sys, tr_pid *pidp, tr_actor_fn fn, void *state,
