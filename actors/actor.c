@@ -47,14 +47,15 @@ tr__actor_schedule(tr_system *sys, tr__actor *a)
 static int
 take_slot(tr_system *sys, tr__worker *w, uint32_t *slot)
 {
+	int why;
 	if (w == NULL)
-		return tr__table_take(&sys->s_table, slot, 1) == 1 ? 0
-		                                                   : TR_ELIMIT;
+		return tr__table_take(&sys->s_table, slot, 1, &why) == 1 ? 0
+		                                                         : why;
 	if (w->w_nslots == 0) {
 		w->w_nslots = tr__table_take(&sys->s_table, w->w_slots,
-		    TR__SLOT_BATCH);
+		    TR__SLOT_BATCH, &why);
 		if (w->w_nslots == 0)
-			return TR_ELIMIT;
+			return why;
 	}
 	*slot = w->w_slots[--w->w_nslots];
 	return 0;
@@ -330,6 +331,8 @@ static inline int
 send_msg_ref(tr_ctx *cx, tr_pid pid, uint32_t tag, uint64_t ref,
     const void *data, size_t len)
 {
+	if (cx == NULL)
+		return TR_ECONTEXT;
 	int rv = check_send(pid, tag, data, len);
 	if (rv != 0)
 		return rv;
@@ -371,6 +374,8 @@ tr_send_ref(tr_ctx *cx, tr_pid pid, uint32_t tag, uint64_t ref,
 int
 tr_send_msg(tr_ctx *cx, tr_pid pid, tr_msg *m)
 {
+	if (cx == NULL)
+		return TR_ECONTEXT;
 	if (m == NULL)
 		return TR_EINVAL;
 	int rv = check_send(pid, m->m_tag, m->m_data, m->m_len);
@@ -437,18 +442,24 @@ tr_is_alive(tr_system *sys, tr_pid pid)
 tr_pid
 tr_self(tr_ctx *cx)
 {
+	if (cx == NULL)
+		return TR_PID_NIL;
 	return tr__pid_of(cx->cx_self);
 }
 
 tr_system *
 tr_ctx_system(tr_ctx *cx)
 {
+	if (cx == NULL)
+		return NULL;
 	return cx->cx_w->w_sys;
 }
 
 int
 tr_exit(tr_ctx *cx, tr_reason r)
 {
+	if (cx == NULL)
+		return TR_ECONTEXT;
 	cx->cx_exit_set = true;
 	cx->cx_exit_kind = r.kind;
 	tr__reason_format(cx->cx_w->w_exit_text, sizeof(cx->cx_w->w_exit_text),
@@ -461,7 +472,7 @@ tr_exit(tr_ctx *cx, tr_reason r)
 tr_msg *
 tr_msg_alloc(tr_ctx *cx, uint32_t tag, size_t len)
 {
-	if (len > TR_MSG_MAX_LEN)
+	if (cx == NULL || len > TR_MSG_MAX_LEN)
 		return NULL;
 	tr_msg *m = tr__msg_new(&cx->cx_w->w_pool, len);
 	if (m == NULL)

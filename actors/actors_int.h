@@ -171,6 +171,7 @@ typedef struct tr__table {
 	_Atomic(tr__actor *)
 	    *t_chunks; /* t_maxchunks entries, NULL until made */
 	uint32_t t_maxchunks;
+	uint32_t t_max; /* max_actors: slots at or above are never used */
 	_Atomic uint32_t t_nchunks;
 	pthread_mutex_t t_mx; /* guards growth and t_free */
 	uint32_t *t_free;     /* free slots not held by a worker */
@@ -178,6 +179,7 @@ typedef struct tr__table {
 	uint32_t t_freecap;
 } tr__table;
 
+/* tr__table_init: TR_EINVAL if max_actors is 0 or above TR_MAX_ACTORS. */
 int tr__table_init(tr__table *t, uint32_t max_actors);
 void tr__table_fini(tr__table *t);
 
@@ -194,9 +196,15 @@ tr__table_get(tr__table *t, uint32_t slot)
 	return chunk == NULL ? NULL : &chunk[slot & (TR__CHUNK_SIZE - 1)];
 }
 
-/* tr__table_take moves up to n free slots into out; returns how many
- * (0: table full or ENOMEM). Locks t_mx. */
-uint32_t tr__table_take(tr__table *t, uint32_t *out, uint32_t n);
+/* tr__table_take moves up to n free slots into out and returns how many;
+ * if fewer than n, *why says why: TR_ENOMEM (growing the table ran out of
+ * memory) or TR_ELIMIT (max_actors slots are in use or held in workers'
+ * caches). Locks t_mx. */
+uint32_t tr__table_take(tr__table *t, uint32_t *out, uint32_t n, int *why);
+
+/* tr__table_calloc allocates a table chunk (calloc); tests replace it to
+ * make growth fail as out of memory. */
+extern void *(*tr__table_calloc)(size_t n, size_t size);
 
 /* tr__table_give returns n free slots. Locks t_mx. */
 void tr__table_give(tr__table *t, const uint32_t *slots, uint32_t n);

@@ -24,6 +24,8 @@ int
 tr_call_async(tr_ctx *cx, tr_pid pid, uint32_t tag, const void *data,
     size_t len, int64_t timeout_ms, uint64_t *refp)
 {
+	if (cx == NULL)
+		return TR_ECONTEXT;
 	if (refp == NULL || tr_pid_is_nil(pid) || (data == NULL && len > 0) ||
 	    tag >= TR_TAG_SYSTEM)
 		return TR_EINVAL;
@@ -92,8 +94,12 @@ tr_call(tr_ctx *cx, tr_pid pid, uint32_t tag, const void *data, size_t len,
 	if (reply == NULL)
 		return TR_EINVAL;
 	*reply = NULL;
-	if (cx->cx_proc == NULL)
+	if (cx == NULL || cx->cx_proc == NULL)
 		return TR_ECONTEXT;
+	/* Its own request would answer it (same reference) and nobody could
+	 * reply: refuse at once, as gen_server:call(self(), ...) does. */
+	if (tr_pid_eq(pid, tr__pid_of(cx->cx_self)))
+		return TR_EDEADLK;
 	uint64_t ref;
 	int rv = tr_call_async(cx, pid, tag, data, len, timeout_ms, &ref);
 	if (rv != 0)
@@ -115,6 +121,8 @@ int
 tr_reply_to(tr_ctx *cx, tr_pid to, uint64_t ref, uint32_t tag, const void *data,
     size_t len)
 {
+	if (cx == NULL)
+		return TR_ECONTEXT;
 	if (ref == 0 || tr_pid_is_nil(to) || (data == NULL && len > 0) ||
 	    tag >= TR_TAG_SYSTEM)
 		return TR_EINVAL;
@@ -130,6 +138,8 @@ int
 tr_reply(tr_ctx *cx, const tr_msg *req, uint32_t tag, const void *data,
     size_t len)
 {
+	if (cx == NULL)
+		return TR_ECONTEXT;
 	if (req == NULL)
 		return TR_EINVAL;
 	return tr_reply_to(cx, req->m_from, req->m_ref, tag, data, len);

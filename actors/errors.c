@@ -64,6 +64,8 @@ tr_reason_kind_name(tr_reason_kind kind)
 char *
 tr_pid_format(tr_pid p, char *buf, size_t len)
 {
+	if (buf == NULL)
+		return NULL;
 	if (len == 0)
 		return buf;
 	if (tr_pid_is_nil(p))

@@ -18,6 +18,8 @@ home(uint64_t key, uint32_t cap)
 tr__mapent *
 tr__map_get(const tr__map *m, uint64_t key)
 {
+	if (key == 0)
+		return m->m_has_zero ? &m->m_ents[m->m_cap] : NULL;
 	if (m->m_cap == 0)
 		return NULL;
 	for (uint32_t i = home(key, m->m_cap);; i = (i + 1) & (m->m_cap - 1)) {
@@ -33,9 +35,11 @@ static bool
 grow(tr__map *m)
 {
 	uint32_t cap = m->m_cap ? 2 * m->m_cap : 8;
-	tr__mapent *ne = calloc(cap, sizeof(*ne));
+	tr__mapent *ne = calloc((size_t) cap + 1, sizeof(*ne));
 	if (ne == NULL)
 		return false;
+	if (m->m_has_zero)
+		ne[cap] = m->m_ents[m->m_cap];
 	for (uint32_t j = 0; j < m->m_cap; j++) {
 		tr__mapent *e = &m->m_ents[j];
 		if (e->me_key == 0)
@@ -60,7 +64,17 @@ tr__map_put(tr__map *m, uint64_t key, bool *isnew)
 			*isnew = false;
 		return e;
 	}
-	if ((m->m_len + 1) * 4 > m->m_cap * 3 && !grow(m))
+	if (key == 0) {
+		if (m->m_cap == 0 && !grow(m))
+			return NULL;
+		e = &m->m_ents[m->m_cap];
+		memset(e, 0, sizeof(*e));
+		m->m_has_zero = 1;
+		if (isnew != NULL)
+			*isnew = true;
+		return e;
+	}
+	if (((uint64_t) m->m_len + 1) * 4 > (uint64_t) m->m_cap * 3 && !grow(m))
 		return NULL;
 	uint32_t i = home(key, m->m_cap);
 	while (m->m_ents[i].me_key != 0)
@@ -82,6 +96,10 @@ tr__map_del(tr__map *m, uint64_t key, tr__mapent *out)
 		return false;
 	if (out != NULL)
 		*out = *e;
+	if (key == 0) {
+		m->m_has_zero = 0;
+		return true;
+	}
 	uint32_t mask = m->m_cap - 1;
 	uint32_t i = (uint32_t) (e - m->m_ents);
 	/* Backward shift: pull later members of the run into the hole. */
@@ -107,7 +125,9 @@ tr__map_fini(tr__map *m)
 {
 	free(m->m_ents);
 	m->m_ents = NULL;
-	m->m_cap = m->m_len = 0;
+	m->m_cap = 0;
+	m->m_len = 0;
+	m->m_has_zero = 0;
 }
 
 tr__mapent *
@@ -117,6 +137,11 @@ tr__map_next(const tr__map *m, uint32_t *i)
 		tr__mapent *e = &m->m_ents[(*i)++];
 		if (e->me_key != 0)
 			return e;
+	}
+	if (*i == m->m_cap) {
+		(*i)++;
+		if (m->m_has_zero)
+			return &m->m_ents[m->m_cap];
 	}
 	return NULL;
 }

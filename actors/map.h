@@ -4,9 +4,15 @@
 #define TROUPE_ACTORS_MAP_H
 
 /*
- * tr__map: an open-addressing hash map from a nonzero 64-bit key to a
- * small value (a pid and a pointer), linear probing with backward-shift
+ * tr__map: an open-addressing hash map from any 64-bit key to a small
+ * value (a pid and a pointer), linear probing with backward-shift
  * deletion (no tombstones).  Owned by one thread; grows at 3/4 full.
+ *
+ * Key 0 marks an empty cell of the table, so the entry for key 0 lives
+ * apart, in a spare cell after the table (m_ents[m_cap], used if
+ * m_has_zero): every key, including the ones a peer or the network makes
+ * up (a reference 0, a pid whose key is 0), is an ordinary key, never
+ * confused with an empty cell (decision record 0017).
  */
 
 #include <stdbool.h>
@@ -15,7 +21,7 @@
 #include <troupe/pid.h>
 
 typedef struct tr__mapent {
-	uint64_t me_key; /* 0: empty */
+	uint64_t me_key; /* in m_ents, 0: empty cell */
 	tr_pid me_pid;
 	uint32_t me_aux;
 	void *me_ptr;
@@ -24,8 +30,9 @@ typedef struct tr__mapent {
 
 typedef struct tr__map {
 	tr__mapent *m_ents;
-	uint32_t m_cap; /* power of two, or 0 */
-	uint32_t m_len;
+	uint32_t m_cap;          /* power of two, or 0; m_ents has m_cap + 1 */
+	uint32_t m_len : 31;     /* entries in the table (key 0's apart) */
+	uint32_t m_has_zero : 1; /* m_ents[m_cap] is key 0's entry */
 } tr__map;
 
 /* tr__map_get returns the entry for key, or NULL. */
@@ -43,11 +50,16 @@ bool tr__map_del(tr__map *m, uint64_t key, tr__mapent *out);
 /* tr__map_fini frees the table. */
 void tr__map_fini(tr__map *m);
 
-/* tr__map_next iterates: start with *i = 0; NULL at the end.  The map
- * must not change during the walk. */
+/* tr__map_next iterates (key 0's entry last): start with *i = 0; NULL at
+ * the end.  The map must not change during the walk. */
 tr__mapent *tr__map_next(const tr__map *m, uint32_t *i);
 
-/* tr__pid_key packs a pid into a nonzero key (local pids: exact). */
+/*
+ * tr__pid_key packs a pid into a key.  It is one-to-one over local pids
+ * (node 0: the key is slot and generation), which is all the maps keyed
+ * by pid ever hold: every public call rejects a pid of another node
+ * (TR_ENOTLOCAL) before it reaches one.  Any key, 0 included, is valid.
+ */
 static inline uint64_t
 tr__pid_key(tr_pid p)
 {

@@ -237,6 +237,8 @@ int
 tr_send_name(tr_ctx *cx, const char *name, uint32_t tag, const void *data,
     size_t len)
 {
+	if (cx == NULL)
+		return TR_ECONTEXT;
 	tr_pid pid;
 	int rv = tr_whereis(cx->cx_w->w_sys, name, &pid);
 	return rv != 0 ? rv : tr_send(cx, pid, tag, data, len);

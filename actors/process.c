@@ -275,7 +275,7 @@ suspend(tr__proc *p, int st)
 void
 tr_yield(tr_ctx *cx)
 {
-	if (cx->cx_proc == NULL)
+	if (cx == NULL || cx->cx_proc == NULL)
 		return;
 	suspend(cx->cx_proc, TR__P_YIELDED);
 	/* A busy process still hears exit signals when it yields. */
@@ -288,6 +288,8 @@ tr_yield(tr_ctx *cx)
 uint64_t
 tr_make_ref(tr_ctx *cx)
 {
+	if (cx == NULL)
+		return 0;
 	uint64_t ref = tr__new_ref(cx->cx_w->w_sys);
 	tr__proc *p = cx->cx_proc;
 	if (p != NULL) {
@@ -322,6 +324,8 @@ static tr_msg *
 receive(tr_ctx *cx, tr_match_fn match, void *arg, int64_t timeout_ms,
     tr_msg *from, bool use_from)
 {
+	if (cx == NULL)
+		return NULL;
 	tr__actor *a = cx->cx_self;
 	tr__proc *p = cx->cx_proc;
 	tr_system *sys = cx->cx_w->w_sys;
@@ -411,7 +415,7 @@ match_none(const tr_msg *m, void *arg)
 void
 tr_sleep(tr_ctx *cx, int64_t ms)
 {
-	if (cx->cx_proc != NULL && ms > 0)
+	if (cx != NULL && cx->cx_proc != NULL && ms > 0)
 		(void) receive(cx, match_none, NULL, ms, NULL, false);
 }
 
@@ -448,6 +452,8 @@ match_ref(const tr_msg *m, void *arg)
 tr_msg *
 tr_receive_ref(tr_ctx *cx, uint64_t ref, int64_t timeout_ms)
 {
+	if (cx == NULL)
+		return NULL;
 	tr__proc *p = cx->cx_proc;
 	tr_msg *m;
 	if (p != NULL && p->p_mark_set && p->p_mark_ref == ref) {

@@ -387,6 +387,8 @@ tr__inner_remove(tr__actor *a, tr_msg *prev, tr_msg *m)
 static int
 check_peer(tr_ctx *cx, tr_pid pid)
 {
+	if (cx == NULL)
+		return TR_ECONTEXT;
 	if (tr_pid_is_nil(pid) || tr_pid_eq(pid, tr__pid_of(cx->cx_self)))
 		return TR_EINVAL;
 	if (pid.node != 0)
@@ -460,6 +462,8 @@ tr_monitor(tr_ctx *cx, tr_pid pid, uint64_t *refp)
 int
 tr_demonitor(tr_ctx *cx, uint64_t ref)
 {
+	if (cx == NULL)
+		return TR_ECONTEXT;
 	tr__actor *a = cx->cx_self;
 	tr__ext *x = a->a_ext;
 	tr__mapent e;
@@ -487,6 +491,8 @@ tr_demonitor(tr_ctx *cx, uint64_t ref)
 bool
 tr_trap_exit(tr_ctx *cx, bool on)
 {
+	if (cx == NULL)
+		return false;
 	tr__actor *a = cx->cx_self;
 	bool was = (a->a_flags & TR__A_TRAP) != 0;
 	if (on)
@@ -513,6 +519,8 @@ exit_pid(tr_system *sys, tr__pool *p, tr_pid from, tr_pid pid, tr_reason r)
 int
 tr_exit_pid(tr_ctx *cx, tr_pid pid, tr_reason r)
 {
+	if (cx == NULL)
+		return TR_ECONTEXT;
 	return exit_pid(cx->cx_w->w_sys, &cx->cx_w->w_pool,
 	    tr__pid_of(cx->cx_self), pid, r);
 }

@@ -95,8 +95,18 @@ tr_system_start(tr_system **sysp, const tr_system_config *cfg)
 	if (cfg != NULL)
 		c = *cfg;
 	if (c.workers > MAX_WORKERS || (unsigned) c.log_level > TR_LOG_INFO ||
-	    c.stack_size > TR_STACK_MAX)
+	    c.stack_size > TR_STACK_MAX || c.max_actors > TR_MAX_ACTORS) {
+		char line[160];
+		snprintf(line, sizeof(line),
+		    "tr_system_start: invalid config (workers %u, max %u; "
+		    "max_actors %u, max %u; stack_size %zu, max %zu; "
+		    "log_level %d)",
+		    c.workers, MAX_WORKERS, c.max_actors, TR_MAX_ACTORS,
+		    c.stack_size, TR_STACK_MAX, (int) c.log_level);
+		(c.log != NULL ? c.log : log_stderr)(c.log_arg, TR_LOG_ERROR,
+		    line);
 		return TR_EINVAL;
+	}
 	if (c.workers == 0)
 		c.workers = tr__ncpu();
 	if (c.budget == 0)
@@ -215,10 +225,13 @@ tr_system_idle(tr_system *sys, int64_t timeout_ms)
 	return rv;
 }
 
-void
+int
 tr_system_stats_get(tr_system *sys, tr_system_stats *st)
 {
-	memset(st, 0, sizeof(*st));
+	if (st != NULL)
+		memset(st, 0, sizeof(*st));
+	if (sys == NULL || st == NULL)
+		return TR_EINVAL;
 	uint64_t exited = atomic_load_explicit(&sys->s_stop_exited,
 	    memory_order_relaxed);
 	int64_t live = 0;
@@ -249,4 +262,5 @@ tr_system_stats_get(tr_system *sys, tr_system_stats *st)
 	st->slots = (uint64_t) atomic_load(&sys->s_table.t_nchunks) *
 	    TR__CHUNK_SIZE;
 	st->workers = sys->s_nworkers;
+	return 0;
 }

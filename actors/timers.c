@@ -369,6 +369,8 @@ int
 tr_send_after(tr_ctx *cx, tr_pid pid, int64_t delay_ms, uint32_t tag,
     const void *data, size_t len, tr_timer *timer)
 {
+	if (cx == NULL)
+		return TR_ECONTEXT;
 	int rv = check(pid, delay_ms, tag, data, len);
 	if (rv != 0)
 		return rv;

@@ -36,6 +36,8 @@ size_t
 tr_pack_int(void *buf, int64_t v)
 {
 	unsigned char *p = buf;
+	if (p == NULL)
+		return 0;
 	if (v >= 0) {
 		uint64_t u = (uint64_t) v;
 		if (u < 128) {
@@ -89,6 +91,8 @@ int
 tr_unpack_int(const void *buf, size_t len, int64_t *v)
 {
 	const unsigned char *p = buf;
+	if (v == NULL)
+		return TR_EINVAL;
 	if (len == 0 || p == NULL)
 		return TR_EBADMSG;
 	unsigned char t = p[0];
@@ -129,12 +133,16 @@ tr_unpack_int(const void *buf, size_t len, int64_t *v)
 int
 tr_msg_int(const tr_msg *m, int64_t *v)
 {
+	if (m == NULL || v == NULL)
+		return TR_EINVAL;
 	return tr_unpack_int(m->m_data, m->m_len, v);
 }
 
 int
 tr_msg_unpack(const tr_msg *m, msgpack_unpacked *out)
 {
+	if (m == NULL || out == NULL)
+		return TR_EINVAL;
 	size_t off = 0;
 	msgpack_unpack_return r = msgpack_unpack_next(out,
 	    (const char *) m->m_data, m->m_len, &off);
@@ -148,6 +156,8 @@ tr_msg_unpack(const tr_msg *m, msgpack_unpacked *out)
 int
 tr_pack_pid(msgpack_packer *pk, tr_pid p)
 {
+	if (pk == NULL)
+		return TR_EINVAL;
 	unsigned char b[12];
 	put_be(b, p.node, 4);
 	put_be(b + 4, p.slot, 4);

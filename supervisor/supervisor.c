@@ -1040,7 +1040,8 @@ find(sup *s, const sup_req *rq)
 {
 	if (rq->r_has_id)
 		return dynamic(s) ? NULL : child_by_id(s, rq->r_id);
-	if (tr_pid_is_nil(rq->r_pid))
+	/* pid_key leaves the node out: no child has a nonlocal pid. */
+	if (tr_pid_is_nil(rq->r_pid) || rq->r_pid.node != 0)
 		return NULL;
 	return km_get(&s->s_pids, pid_key(rq->r_pid));
 }

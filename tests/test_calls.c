@@ -1086,6 +1086,56 @@ test_call_errors(void **unused)
 	tu_stop(sys);
 }
 
+/* ------------------------------------------------- a call to oneself */
+
+typedef struct self_st {
+	int rv[3];
+	bool null_reply;
+	int64_t elapsed_ms;
+} self_st;
+
+static void
+self_body(tr_ctx *cx, void *arg)
+{
+	self_st *e = arg;
+	tr_msg *r = (tr_msg *) 1;
+	uint64_t t0 = tu_now_ns();
+	/* Nobody could answer: refused at once, whatever the timeout. */
+	e->rv[0] = tr_call(cx, tr_self(cx), T_GET, NULL, 0, TR_INFINITY, &r);
+	e->null_reply = r == NULL;
+	e->rv[1] = tr_call(cx, tr_self(cx), T_GET, "ab", 2, 5, &r);
+	e->elapsed_ms = (int64_t) ((tu_now_ns() - t0) / 1000000u);
+	/* No side effect: nothing is, or comes, in the mailbox (a stray
+	 * request or CALL_TIMEOUT would show within the 50 ms). */
+	TU_CHECK(tr_receive(cx, 0) == NULL);
+	TU_CHECK(tr_receive(cx, 50) == NULL);
+	/* The process can still call others and be called. */
+	e->rv[2] = tr_send(cx, tr_self(cx), T_PLAIN, NULL, 0);
+	tr_msg *m = tr_receive(cx, TU_RECV_MS);
+	TU_CHECK(m != NULL && tr_msg_tag(m) == T_PLAIN);
+	tr_msg_free(m);
+}
+
+static void
+test_call_self(void **unused)
+{
+	(void) unused;
+	tu_reset_failures();
+	tr_system *sys = tu_start(2, 0);
+	assert_non_null(sys);
+	static self_st e;
+	memset(&e, 0, sizeof e);
+	tu_run_proc(sys, self_body, &e);
+	tu_assert_no_failures();
+	assert_int_equal(e.rv[0], TR_EDEADLK);
+	assert_int_equal(e.rv[1], TR_EDEADLK);
+	assert_true(e.null_reply);
+	assert_true(e.elapsed_ms < 1000 * TU_SLOW);
+	assert_int_equal(e.rv[2], 0);
+	assert_string_equal(tr_err_name(TR_EDEADLK), "TR_EDEADLK");
+	tu_stop(sys);
+}
+
 int
 main(void)
 {
@@ -1100,6 +1150,7 @@ main(void)
 		cmocka_unit_test(test_call_dead_pid),
 		cmocka_unit_test(test_caller_dies),
 		cmocka_unit_test(test_call_errors),
+		cmocka_unit_test(test_call_self),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,7 +36,8 @@ extern "C" {
 	X(EAGAIN, 12, "try again")                                        \
 	X(ESYS, 13, "operating system error")                             \
 	X(ENOENT, 14, "no such name, timer or reference")                 \
-	X(EDOWN, 15, "the called actor exited")
+	X(EDOWN, 15, "the called actor exited")                           \
+	X(EDEADLK, 16, "an actor may not call itself")
 
 enum tr_err {
 	TR_OK = 0,

@@ -50,6 +50,12 @@ enum tr_msg_flags {
 /* The largest payload one message may carry (64 MiB). */
 #define TR_MSG_MAX_LEN ((size_t) 64 << 20)
 
+/*
+ * The accessors below read a NULL message (such as a receive that timed
+ * out returns) as an empty one: tag 0, sender TR_PID_NIL, reference 0,
+ * flags 0, data and body NULL, length 0; the setters ignore it.
+ */
+
 /* tr_msg_tag returns the tag the sender gave m. Thread: any. */
 TR_API uint32_t tr_msg_tag(const tr_msg *m);
 
@@ -72,7 +78,7 @@ TR_API size_t tr_msg_len(const tr_msg *m);
  * tr_msg_alloc allocates a message with a len-byte payload for the caller to
  * fill (tr_msg_body) and send with tr_send_msg, without a second copy.  It
  * uses the running worker's pool.  Returns NULL if len exceeds
- * TR_MSG_MAX_LEN or memory is short.  The caller owns the message until a
+ * TR_MSG_MAX_LEN, memory is short, or cx is NULL.  The caller owns the message until a
  * send takes it, or frees it with tr_msg_free.
  * Thread: actor.
  */

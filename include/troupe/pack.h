@@ -29,14 +29,15 @@ typedef struct tr_system tr_system;
 
 /*
  * tr_pack_int encodes v as the shortest msgpack integer into buf (at least
- * TR_PACK_INT_MAX bytes) and returns the length. Thread: any.
+ * TR_PACK_INT_MAX bytes) and returns the length (0 if buf is NULL).
+ * Thread: any.
  */
 TR_API size_t tr_pack_int(void *buf, int64_t v);
 
 /*
  * tr_unpack_int decodes one msgpack integer that fills exactly len bytes
- * at buf into *v.  Returns 0, or TR_EBADMSG (not one integer, or an
- * unsigned value above INT64_MAX). Thread: any.
+ * at buf into *v.  Returns 0, TR_EBADMSG (buf NULL, not one integer, or
+ * an unsigned value above INT64_MAX), or TR_EINVAL (v NULL). Thread: any.
  */
 TR_API int tr_unpack_int(const void *buf, size_t len, int64_t *v);
 
@@ -47,7 +48,8 @@ TR_API int tr_send_int(tr_ctx *cx, tr_pid pid, uint32_t tag, int64_t v);
 TR_API int tr_system_send_int(tr_system *sys, tr_pid pid, uint32_t tag,
     int64_t v);
 
-/* tr_msg_int decodes m's payload as one msgpack integer (TR_EBADMSG if not). Thread: any. */
+/* tr_msg_int decodes m's payload as one msgpack integer (TR_EBADMSG if
+ * not; TR_EINVAL if m or v is NULL). Thread: any. */
 TR_API int tr_msg_int(const tr_msg *m, int64_t *v);
 
 /*
@@ -61,7 +63,8 @@ TR_API int tr_send_sbuffer(tr_ctx *cx, tr_pid pid, uint32_t tag,
  * tr_msg_unpack decodes m's payload, which must be exactly one msgpack
  * object, into out (set up by the caller with msgpack_unpacked_init and
  * released with msgpack_unpacked_destroy).  Returns 0 or TR_EBADMSG
- * (malformed, truncated, or trailing bytes), TR_ENOMEM. Thread: any.
+ * (malformed, truncated, or trailing bytes), TR_ENOMEM, TR_EINVAL (m or
+ * out NULL). Thread: any.
  */
 TR_API int tr_msg_unpack(const tr_msg *m, msgpack_unpacked *out);
 
@@ -73,11 +76,15 @@ TR_API int tr_msg_unpack(const tr_msg *m, msgpack_unpacked *out);
  */
 #define TR_PACK_EXT_PID 1
 
-/* tr_pack_pid packs p into pk. Returns 0 or TR_ENOMEM. Thread: any. */
+/* tr_pack_pid packs p (any value: node, slot and generation as they are)
+ * into pk. Returns 0, TR_ENOMEM, or TR_EINVAL (pk NULL). Thread: any. */
 TR_API int tr_pack_pid(msgpack_packer *pk, tr_pid p);
 
 /* tr_unpack_pid reads a pid packed by tr_pack_pid from o into *p.
- * Returns 0 or TR_EBADMSG. Thread: any. */
+ * Returns 0 or TR_EBADMSG (also for o or p NULL).  Any 96-bit value may
+ * come out (a peer chooses it): every call taking a pid treats one that
+ * names no live actor as a dead one, and a nonlocal one as TR_ENOTLOCAL.
+ * Thread: any. */
 TR_API int tr_unpack_pid(const msgpack_object *o, tr_pid *p);
 
 #ifdef __cplusplus

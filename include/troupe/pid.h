@@ -27,7 +27,15 @@ typedef struct tr_pid {
 	uint32_t gen;
 } tr_pid;
 
-/* TR_PID_NIL is the pid of nobody; it is what a plain thread sends as. */
+/*
+ * Any 96-bit value is safe to hand to any call that takes a pid: one whose
+ * slot is UINT32_MAX is nil (TR_EINVAL), one of another node gives
+ * TR_ENOTLOCAL, and any other that names no live actor is a dead one
+ * (dead letter, DOWN or EXIT noproc, tr_wait noproc).
+ */
+
+/* TR_PID_NIL is the pid of nobody; it is what a plain thread sends as.
+ * Every pid with slot UINT32_MAX counts as nil (tr_pid_is_nil). */
 #define TR_PID_NIL ((tr_pid){ 0, UINT32_MAX, 0 })
 
 /* tr_pid_eq tells whether a and b name the same actor. Thread: any. */
@@ -63,7 +71,8 @@ tr_pid_hash(tr_pid p)
 
 /*
  * tr_pid_format writes p as "<node.slot.gen>" (Erlang's notation) into buf
- * of size len, always NUL-terminated when len > 0, and returns buf.
+ * of size len, always NUL-terminated when len > 0, and returns buf (NULL
+ * if buf is NULL).
  * Thread: any.
  */
 TR_API char *tr_pid_format(tr_pid p, char *buf, size_t len);

@@ -94,7 +94,10 @@ typedef struct tr_system_config {
 	unsigned budget;
 	/* Microseconds an idle worker looks for work before it sleeps; 0: 50. */
 	unsigned spin_us;
-	/* Most actors alive at once; 0: 64 Mi (the table grows as needed). */
+	/* Most actors alive at once, exactly (0: 64 Mi; the table grows as
+	 * needed); at most TR_MAX_ACTORS.  Free slots are cached by workers
+	 * (up to 512 each), so near the limit a spawn from one thread may
+	 * get TR_ELIMIT while another worker still holds free slots. */
 	uint32_t max_actors;
 	/* Logging hook; NULL: one line on stderr per event. */
 	tr_log_fn log;
@@ -106,6 +109,10 @@ typedef struct tr_system_config {
 	size_t stack_size;
 } tr_system_config;
 
+/* TR_MAX_ACTORS is the largest max_actors (2^32 - 4096: slot numbers
+ * stay below UINT32_MAX, which is TR_PID_NIL's). */
+#define TR_MAX_ACTORS 0xfffff000u
+
 /* TR_STACK_MAX is the largest process stack (1 GiB). */
 #define TR_STACK_MAX ((size_t) 1 << 30)
 
@@ -115,7 +122,10 @@ typedef struct tr_system_config {
 
 /*
  * tr_system_start starts a runtime with cfg (NULL: defaults) and stores it
- * in *sysp.  Errors: TR_EINVAL (bad config), TR_ENOMEM, TR_ESYS (threads).
+ * in *sysp.  Errors: TR_EINVAL (sysp NULL, or a bad config: workers above
+ * 1024, max_actors above TR_MAX_ACTORS, stack_size above TR_STACK_MAX, an
+ * unknown log_level; logged through cfg's hook), TR_ENOMEM, TR_ESYS
+ * (threads).
  * Thread: any.
  */
 TR_API int tr_system_start(tr_system **sysp, const tr_system_config *cfg);
@@ -134,7 +144,7 @@ TR_API int tr_system_stop(tr_system *sys);
 /*
  * tr_system_idle waits until no actor of sys is runnable or running and no
  * message is waiting to be handled, or timeout_ms passes (< 0: forever).
- * Returns 0 or TR_ETIMEDOUT.
+ * Returns 0, TR_ETIMEDOUT, or TR_EINVAL (sys NULL).
  * Thread: any but sys's workers (TR_ECONTEXT).
  */
 TR_API int tr_system_idle(tr_system *sys, int64_t timeout_ms);
@@ -162,10 +172,20 @@ typedef struct tr_system_stats {
 	unsigned workers;
 } tr_system_stats;
 
-/* tr_system_stats_get fills *st. Thread: any. */
-TR_API void tr_system_stats_get(tr_system *sys, tr_system_stats *st);
+/*
+ * tr_system_stats_get fills *st.  Returns 0, or TR_EINVAL if sys or st is
+ * NULL (*st, if any, is then zeroed).
+ * Thread: any.
+ */
+TR_API int tr_system_stats_get(tr_system *sys, tr_system_stats *st);
 
 /* -------------------------------------------------------------- actors */
+
+/*
+ * Functions taking a tr_ctx (Thread: actor) return TR_ECONTEXT if cx is
+ * NULL, as a plain thread has none; those returning a value give an empty
+ * one (TR_PID_NIL, NULL, 0, false) and tr_yield and tr_sleep do nothing.
+ */
 
 /* What an event actor's handler returns (errors are negative TR_E* codes). */
 enum {
@@ -222,8 +242,9 @@ typedef struct tr_spawn_opts {
  * tr_spawn creates an event actor that calls fn for each message, with
  * state (owned by the actor from now on: opts->state_free runs on it when
  * the actor ends, also when tr_spawn fails).  On success stores its pid in
- * *pidp (may be NULL) and returns 0.  Errors: TR_EINVAL (fn NULL),
- * TR_ENOMEM, TR_ELIMIT (max_actors reached), TR_ESTOPPED.
+ * *pidp (may be NULL) and returns 0.  Errors: TR_EINVAL (sys or fn NULL),
+ * TR_ENOMEM (also when the actor table cannot grow), TR_ELIMIT
+ * (max_actors reached), TR_ESTOPPED.
  * Thread: any.
  */
 TR_API int tr_spawn(tr_system *sys, tr_pid *pidp, tr_actor_fn fn, void *state,
@@ -252,17 +273,19 @@ TR_API int tr_spawn_process(tr_system *sys, tr_pid *pidp, tr_process_fn fn,
  */
 TR_API void tr_yield(tr_ctx *cx);
 
-/* tr_self returns the pid of the actor cx belongs to. Thread: actor. */
+/* tr_self returns the pid of the actor cx belongs to (TR_PID_NIL if cx is
+ * NULL). Thread: actor. */
 TR_API tr_pid tr_self(tr_ctx *cx);
 
-/* tr_ctx_system returns the system the actor runs in. Thread: actor. */
+/* tr_ctx_system returns the system the actor runs in (NULL if cx is
+ * NULL). Thread: actor. */
 TR_API tr_system *tr_ctx_system(tr_ctx *cx);
 
 /*
  * tr_exit ends the calling actor with reason r (its text is copied).  In an
  * event actor it records r and returns TR_STOP, so a handler writes
  * `return tr_exit(cx, r);` and the actor ends when the handler returns.
- * In a process it does not return.
+ * In a process it does not return.  TR_ECONTEXT if cx is NULL.
  * Thread: actor.
  */
 TR_API int tr_exit(tr_ctx *cx, tr_reason r);
@@ -287,9 +310,10 @@ TR_API int tr_exit(tr_ctx *cx, tr_reason r);
  * tr_send copies len bytes of data into a new message with tag and queues
  * it for pid, sent by the calling actor.  Sending to an actor that has
  * exited is not an error: the message is counted as a dead letter and
- * dropped, as in Erlang.  Errors: TR_EINVAL (data NULL with len > 0, nil
- * pid), TR_ETOOBIG, TR_ENOMEM, TR_ENOTLOCAL (pid on another node, no
- * distribution).
+ * dropped, as in Erlang; so is one to any pid that names no live actor.
+ * Errors: TR_EINVAL (data NULL with len > 0, nil pid), TR_ETOOBIG,
+ * TR_ENOMEM, TR_ENOTLOCAL (pid on another node, no distribution),
+ * TR_ECONTEXT (cx NULL).
  * Thread: actor.
  */
 TR_API int tr_send(tr_ctx *cx, tr_pid pid, uint32_t tag, const void *data,
@@ -298,7 +322,7 @@ TR_API int tr_send(tr_ctx *cx, tr_pid pid, uint32_t tag, const void *data,
 /*
  * tr_send_msg queues the caller's message m for pid, without copying.
  * Takes m on success only; on error the caller still owns it.  Errors as
- * tr_send.
+ * tr_send, and TR_EINVAL for m NULL.
  * Thread: actor.
  */
 TR_API int tr_send_msg(tr_ctx *cx, tr_pid pid, tr_msg *m);
@@ -322,7 +346,8 @@ TR_API int tr_system_send(tr_system *sys, tr_pid pid, uint32_t tag,
     const void *data, size_t len);
 
 /*
- * tr_is_alive tells whether pid names a live local actor (a snapshot).
+ * tr_is_alive tells whether pid names a live local actor (a snapshot);
+ * false for sys NULL.
  * Thread: any.
  */
 TR_API bool tr_is_alive(tr_system *sys, tr_pid pid);
@@ -333,9 +358,10 @@ TR_API bool tr_is_alive(tr_system *sys, tr_pid pid);
  * (may be NULL).  For an actor spawned with TR_SPAWN_WAIT the real reason
  * is given even if it ended before the call (once: the record is then
  * released); any other actor already gone gives 0 and kind
- * TR_REASON_NOPROC, as an Erlang monitor would.
- * Errors: TR_ETIMEDOUT, TR_ECONTEXT (called from a worker of sys),
- * TR_ENOMEM, TR_ENOTLOCAL.
+ * TR_REASON_NOPROC, as an Erlang monitor would; so does any pid that never
+ * named a live actor.
+ * Errors: TR_EINVAL (sys NULL, nil pid), TR_ETIMEDOUT, TR_ECONTEXT (called
+ * from a worker of sys), TR_ENOMEM, TR_ENOTLOCAL.
  * Thread: any but sys's workers.
  */
 TR_API int tr_wait(tr_system *sys, tr_pid pid, int64_t timeout_ms,
@@ -356,7 +382,7 @@ typedef bool (*tr_match_fn)(const tr_msg *m, void *arg);
  * match stay queued, in order, for later receives; each is tested once
  * per receive.  Returns NULL on timeout.  The caller owns the message
  * (tr_msg_free).  An event actor never blocks: any timeout counts as 0
- * there (it looks at what is queued).
+ * there (it looks at what is queued).  NULL at once if cx is NULL.
  * Thread: actor (blocking: process).
  */
 TR_API tr_msg *tr_receive_match(tr_ctx *cx, tr_match_fn match, void *arg,
@@ -379,7 +405,7 @@ TR_API void tr_sleep(tr_ctx *cx, int64_t ms);
  * tr_make_ref returns a reference unique within the system and marks the
  * caller's mailbox, so that tr_receive_ref for it looks only at messages
  * that came after the mark (Erlang's receive optimisation: a reply is
- * found without rescanning a long mailbox).
+ * found without rescanning a long mailbox).  Never 0 (0 if cx is NULL).
  * Thread: actor.
  */
 TR_API uint64_t tr_make_ref(tr_ctx *cx);
@@ -399,7 +425,8 @@ typedef struct tr_timer {
  * tr_send_after sends tag/data to pid after delay_ms (sent by the calling
  * actor), unless the timer is cancelled first.  *timer (may be NULL) names
  * it for tr_cancel_timer.  Timers have millisecond resolution.  Errors as
- * tr_send, and TR_EINVAL for a negative delay.
+ * tr_send, and TR_EINVAL for a negative delay.  A pid that names no live
+ * actor when the timer fires makes its message a dead letter.
  * Thread: actor.
  */
 TR_API int tr_send_after(tr_ctx *cx, tr_pid pid, int64_t delay_ms, uint32_t tag,
@@ -412,7 +439,10 @@ TR_API int tr_system_send_after(tr_system *sys, tr_pid pid, int64_t delay_ms,
 /*
  * tr_cancel_timer stops a timer before it fires.  Returns 0 if it was
  * cancelled (its message will never be sent), TR_ENOENT if it had fired or
- * was cancelled already.  O(1).
+ * was cancelled already, TR_EINVAL if sys is NULL or timer was never set
+ * (all zero).  timer must come from a send_after of sys, or be zeroed: it
+ * is a handle, not a value to make up (a stale one stays safe forever).
+ * O(1).
  * Thread: any.
  */
 TR_API int tr_cancel_timer(tr_system *sys, tr_timer timer);
@@ -422,20 +452,23 @@ TR_API int tr_cancel_timer(tr_system *sys, tr_timer timer);
 /*
  * tr_link links the calling actor and pid: when one exits abnormally the
  * other is sent an exit signal (see tr_trap_exit).  Linking to an actor
- * that is gone sends the caller an exit signal with reason noproc.  Links
- * are idempotent.  Errors: TR_EINVAL (nil pid, or self), TR_ENOMEM.
+ * that is gone (or any pid that names no live actor) sends the caller an
+ * exit signal with reason noproc: a caller that does not trap exits ends
+ * with it, as in Erlang.  Links are idempotent.  Errors: TR_EINVAL (nil
+ * pid, or self), TR_ENOTLOCAL, TR_ENOMEM, TR_ECONTEXT (cx NULL).
  * Thread: actor.
  */
 TR_API int tr_link(tr_ctx *cx, tr_pid pid);
 
 /* tr_unlink removes a link (no-op if none); an exit signal the link
- * already sent is ignored. Thread: actor. */
+ * already sent is ignored.  Errors as tr_link. Thread: actor. */
 TR_API int tr_unlink(tr_ctx *cx, tr_pid pid);
 
 /*
  * tr_monitor makes the calling actor receive one TR_TAG_DOWN message when
  * pid exits (at once, with reason noproc, if it is gone), with *ref as its
- * tr_msg_ref.  Errors: TR_EINVAL, TR_ENOMEM.
+ * tr_msg_ref (never 0).  Errors: TR_EINVAL (nil pid, self, ref NULL),
+ * TR_ENOTLOCAL, TR_ENOMEM, TR_ECONTEXT (cx NULL).
  * Thread: actor.
  */
 TR_API int tr_monitor(tr_ctx *cx, tr_pid pid, uint64_t *ref);
@@ -443,7 +476,8 @@ TR_API int tr_monitor(tr_ctx *cx, tr_pid pid, uint64_t *ref);
 /*
  * tr_demonitor cancels monitor ref: no DOWN for it will be delivered from
  * now on, even one already queued.  Returns TR_ENOENT if ref is no
- * monitor of the caller's (or its DOWN was delivered).
+ * monitor of the caller's (any value, 0 included; or its DOWN was
+ * delivered; or it belongs to a call), TR_ECONTEXT if cx is NULL.
  * Thread: actor.
  */
 TR_API int tr_demonitor(tr_ctx *cx, uint64_t ref);
@@ -461,7 +495,9 @@ TR_API bool tr_trap_exit(tr_ctx *cx, bool on);
  * exit/2: normal is ignored by a non-trapping actor (unless it is the
  * caller itself), kill ends it with reason killed even if it traps, any
  * other reason ends a non-trapping actor or reaches a trapping one as an
- * EXIT message.  A gone pid is ignored.
+ * EXIT message.  A gone pid (or one that names no live actor) is ignored.
+ * Errors: TR_EINVAL (nil pid, unknown reason kind), TR_ENOTLOCAL, TR_ENOMEM,
+ * TR_ECONTEXT (cx NULL).
  * Thread: actor.
  */
 TR_API int tr_exit_pid(tr_ctx *cx, tr_pid pid, tr_reason r);
@@ -484,8 +520,9 @@ TR_API int tr_msg_reason(const tr_msg *m, tr_exit_info *info);
 
 /*
  * tr_register gives pid the name; it is freed when pid exits.  Errors:
- * TR_EINVAL (empty or longer than TR_NAME_MAX), TR_EEXIST (name taken, or
- * pid already has a name), TR_ENOPROC (pid gone), TR_ENOMEM.
+ * TR_EINVAL (sys or name NULL, name empty or longer than TR_NAME_MAX, nil
+ * pid), TR_EEXIST (name taken, or pid already has a name), TR_ENOPROC (pid
+ * names no live actor), TR_ENOTLOCAL, TR_ENOMEM.
  * Thread: any.
  */
 TR_API int tr_register(tr_system *sys, const char *name, tr_pid pid);
@@ -511,7 +548,10 @@ TR_API int tr_send_name(tr_ctx *cx, const char *name, uint32_t tag,
  * in *reply (tr_msg_reason tells why; noproc if it was gone), or
  * TR_ETIMEDOUT (*reply NULL; a reply that comes later is dropped, never
  * left in the mailbox).  TR_ECONTEXT from an event actor (use
- * tr_call_async).
+ * tr_call_async) or with cx NULL; TR_EDEADLK at once, with nothing sent,
+ * if pid is the caller itself (nobody could answer: Erlang's
+ * calling_self).  TR_EINVAL (reply NULL, nil pid, data NULL with len > 0,
+ * a system tag), TR_ETOOBIG, TR_ENOMEM, TR_ENOTLOCAL.
  * Thread: process.
  */
 TR_API int tr_call(tr_ctx *cx, tr_pid pid, uint32_t tag, const void *data,
@@ -519,7 +559,8 @@ TR_API int tr_call(tr_ctx *cx, tr_pid pid, uint32_t tag, const void *data,
 
 /*
  * tr_system_call is tr_call for a plain thread, which it blocks.  The
- * reply may be freed with tr_msg_free on any thread.
+ * reply may be freed with tr_msg_free on any thread.  Errors as tr_call,
+ * TR_EINVAL for sys NULL, TR_ECONTEXT from a worker of sys.
  * Thread: any but sys's workers.
  */
 TR_API int tr_system_call(tr_system *sys, tr_pid pid, uint32_t tag,
@@ -530,7 +571,8 @@ TR_API int tr_system_call(tr_system *sys, tr_pid pid, uint32_t tag,
  * *ref.  Exactly one message with tr_msg_ref == *ref then reaches the
  * caller: the reply (flag TR_MSG_REPLY), pid's TR_TAG_DOWN if it exits
  * first, or TR_TAG_CALL_TIMEOUT after timeout_ms.  A late reply is
- * dropped.
+ * dropped.  Errors as tr_call but TR_EDEADLK: an event actor may call
+ * itself asynchronously and answer the request in a later turn.
  * Thread: actor.
  */
 TR_API int tr_call_async(tr_ctx *cx, tr_pid pid, uint32_t tag, const void *data,
@@ -539,7 +581,8 @@ TR_API int tr_call_async(tr_ctx *cx, tr_pid pid, uint32_t tag, const void *data,
 /*
  * tr_reply answers request (a message received from a caller) with
  * tag/data.  A request from a plain thread or a process is answered the
- * same way.  Errors as tr_send; TR_EINVAL if request carries no reference.
+ * same way.  Errors as tr_send; TR_EINVAL if request is NULL or carries no
+ * reference.
  * Thread: actor.
  */
 TR_API int tr_reply(tr_ctx *cx, const tr_msg *request, uint32_t tag,
