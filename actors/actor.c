@@ -31,6 +31,8 @@
 
 /* -------------------------------------------------------------- helpers */
 
+_Atomic(tr__hook_fn) tr__hook; /* tests only (actors_int.h) */
+
 void
 tr__actor_schedule(tr_system *sys, tr__actor *a)
 {
@@ -64,31 +66,72 @@ take_slot(tr_system *sys, tr__worker *w, uint32_t *slot)
 static void slot_put(tr_system *sys, tr__worker *w, uint32_t slot);
 
 /*
+ * give_back ends the caller's hold on the mailbox of a free slot (a dead
+ * run's, or a spawn's that did not use the slot): the mailbox goes idle,
+ * and if the slot is an orphan (in no free list) the caller gives it back.
+ * If a late push came meanwhile, a dead run is scheduled instead and does
+ * the same when it ends.
+ */
+static void
+give_back(tr_system *sys, tr__worker *w, tr__actor *a)
+{
+	if (!tr__mpsc_mark_empty(&a->a_mbox)) {
+		tr__actor_schedule(sys, a);
+		return;
+	}
+	/* seq_cst, both: pairs with orphan()'s flag-then-claim; after our
+	 * mark_empty either it sees the idle bit or we see its flag, and
+	 * whoever clears the flag owns the slot. */
+	if ((atomic_load_explicit(&a->a_xflags, memory_order_seq_cst) &
+	        TR__X_ORPHAN) != 0 &&
+	    (atomic_fetch_and_explicit(&a->a_xflags, ~(uint32_t) TR__X_ORPHAN,
+	         memory_order_seq_cst) &
+	        TR__X_ORPHAN) != 0)
+		slot_put(sys, w, a->a_slot);
+}
+
+/*
+ * orphan leaves a slot just taken from a free list, whose mailbox a dead
+ * run holds (a late push to the actor that lived there), to that dead
+ * run: it gives the slot back when it ends (give_back).  If the dead run
+ * ended meanwhile and we win the slot, returns true with the mailbox
+ * claimed by us.
+ */
+static bool
+orphan(tr_system *sys, tr__worker *w, tr__actor *a)
+{
+	/* seq_cst: see give_back. */
+	atomic_fetch_or_explicit(&a->a_xflags, TR__X_ORPHAN,
+	    memory_order_seq_cst);
+	if (!tr__mpsc_claim(&a->a_mbox))
+		return false; /* the dead run runs on and will see the flag */
+	/* seq_cst: races with give_back's fetch_and; one of us gets it. */
+	if (atomic_fetch_and_explicit(&a->a_xflags, ~(uint32_t) TR__X_ORPHAN,
+	        memory_order_seq_cst) &
+	    TR__X_ORPHAN)
+		return true;
+	/* The dead run ended, took the flag and gives the slot back: undo
+	 * our claim as it would. */
+	give_back(sys, w, a);
+	return false;
+}
+
+/*
  * slot_get takes a free slot and claims its mailbox (clears the idle bit),
  * which makes the caller its only consumer.  A slot whose dead run is
  * pending (a late push to the actor that lived there) cannot be claimed:
- * it is passed over and given back.
+ * it is left to its dead run, which gives it back when done, and another
+ * slot is taken, so spawn fails only when the table is full.
  */
 static int
 slot_get(tr_system *sys, tr__worker *w, uint32_t *slot)
 {
-	uint32_t busy[8];
-	unsigned nbusy = 0;
 	int rv;
-	for (;;) {
-		if ((rv = take_slot(sys, w, slot)) != 0)
-			break;
+	while ((rv = take_slot(sys, w, slot)) == 0) {
 		tr__actor *a = tr__table_get(&sys->s_table, *slot);
-		if (tr__mpsc_claim(&a->a_mbox))
+		if (tr__mpsc_claim(&a->a_mbox) || orphan(sys, w, a))
 			break;
-		busy[nbusy++] = *slot;
-		if (nbusy == 8) {
-			rv = TR_EAGAIN; /* cannot happen but in theory */
-			break;
-		}
 	}
-	while (nbusy > 0)
-		slot_put(sys, w, busy[--nbusy]);
 	return rv;
 }
 
@@ -96,9 +139,10 @@ slot_get(tr_system *sys, tr__worker *w, uint32_t *slot)
 static void
 slot_release(tr_system *sys, tr__worker *w, tr__actor *a)
 {
-	if (!tr__mpsc_mark_empty(&a->a_mbox))
-		tr__actor_schedule(sys, a); /* its dead run frees what came */
-	slot_put(sys, w, a->a_slot);
+	/* relaxed: give_back's seq_cst read follows in this thread. */
+	atomic_fetch_or_explicit(&a->a_xflags, TR__X_ORPHAN,
+	    memory_order_relaxed);
+	give_back(sys, w, a); /* or its dead run frees what came, then does */
 }
 
 static void
@@ -240,8 +284,13 @@ spawn_actor(tr_system *sys, tr_pid *pidp, const tr_spawn_opts *opts,
 		*pidp = pid;
 	/* The mailbox is "scheduled" now.  Run a if it must start (init, a
 	 * process) or has leftovers of an older incarnation to drop; else
-	 * make it idle. */
-	if (a->a_init != NULL || process || !tr__mpsc_mark_empty(&a->a_mbox))
+	 * make it idle, and then, as at the end of a turn, look at the lane:
+	 * a request (a wait, a link or monitor for an older incarnation) may
+	 * have come since the lane reopened, and its sender could not
+	 * schedule a then. */
+	tr__hook_at(TR__HOOK_SPAWN, a);
+	if (a->a_init != NULL || process || !tr__mpsc_mark_empty(&a->a_mbox) ||
+	    (tr__lane_pending(&a->a_sig) && tr__mpsc_claim(&a->a_mbox)))
 		tr__actor_schedule(sys, a);
 	return 0;
 nomem:
@@ -655,13 +704,21 @@ answer_lane(tr_system *sys, tr__pool *p, tr__node *sigs, uint32_t gen,
 			break;
 		}
 		case TR__SIG_LINK:
-			if (why != NULL)
+		case TR__SIG_MONITOR:
+			/* One aimed at an older incarnation (it landed on the
+			 * lane after the slot changed hands) is answered
+			 * noproc, in that incarnation's name. */
+			if (why == NULL)
+				break;
+			if (!mine)
+				tr__noproc_answer(sys, p,
+				    (tr_pid){ 0, self.slot, s->m_to_gen },
+				    s->m_from, s->m_tag, s->m_ref);
+			else if (s->m_tag == TR__SIG_LINK)
 				(void) tr__post(sys, p, self, s->m_from,
 				    TR__TAG_XSIG, TR__MSG_LINKED, 0, why,
 				    whylen);
-			break;
-		case TR__SIG_MONITOR:
-			if (why != NULL)
+			else
 				(void) tr__post(sys, p, self, s->m_from,
 				    TR_TAG_DOWN, 0, s->m_ref, why, whylen);
 			break;
@@ -732,10 +789,17 @@ tr__finish(tr_system *sys, tr__worker *w, tr__pool *p, tr__actor *a,
 	 * generation before it moved) then schedules a dead run, which frees
 	 * its message at once. */
 	tr__add(&w->w_dead, dead + drain(sys, p, a));
-	if (!tr__mpsc_mark_empty(&a->a_mbox))
-		tr__sched_push(w, a);
 	tr__count(&w->w_exited);
-	slot_put(sys, w, a->a_slot);
+	if (tr__mpsc_mark_empty(&a->a_mbox)) {
+		slot_put(sys, w, a->a_slot);
+		return;
+	}
+	/* A push under way: its dead run gives the slot back when done, so
+	 * no spawn meets the slot with its mailbox held.  relaxed: the push
+	 * on the run queue publishes the flag to the dead run. */
+	atomic_fetch_or_explicit(&a->a_xflags, TR__X_ORPHAN,
+	    memory_order_relaxed);
+	tr__sched_push(w, a);
 }
 
 const char *
@@ -776,14 +840,14 @@ exit_after(tr__worker *w, tr__actor *a, int r)
 /* take returns the next message for the actor's code: the inner queue's
  * head (already vetted), else the mailbox's (vetted here). */
 static inline tr_msg *
-take(tr__worker *w, tr_ctx *cx, tr__actor *a, uint32_t gen, bool *die)
+take(tr__worker *w, tr_ctx *cx, tr__actor *a, uint32_t gen, int *st)
 {
 	tr_msg *m = a->a_in_head;
 	if (m != NULL) {
 		a->a_in_head = tr__inner_next(m);
 		if (a->a_in_head == NULL)
 			a->a_in_tail = NULL;
-	} else if ((m = tr__mbox_next(w, cx, a, gen, die)) == NULL) {
+	} else if ((m = tr__mbox_next(w, cx, a, gen, st)) == NULL) {
 		return NULL;
 	}
 	if (m->m_tag >= TR_TAG_SYSTEM)
@@ -796,7 +860,7 @@ static void
 dead_run(tr__worker *w, tr__actor *a)
 {
 	tr__add(&w->w_dead, drain(w->w_sys, &w->w_pool, a));
-	tr__end_turn(w, a); /* a push under way: it runs again */
+	give_back(w->w_sys, w, a); /* a push under way: it runs again */
 }
 
 void
@@ -808,12 +872,13 @@ tr__actor_run(tr__worker *w, tr__actor *a)
 		return;
 	}
 	w->w_current = a;
+	w->w_stale = 0;
 	if (a->a_flags & TR__A_PROCESS) {
 		tr__proc_run(w, a);
 		return;
 	}
 	tr_ctx *cx = &w->w_cx;
-	bool die = false;
+	int st = TR__NEXT_EMPTY;
 	cx->cx_self = a;
 	if (tr__signals(w, cx, a))
 		goto died;
@@ -828,10 +893,12 @@ tr__actor_run(tr__worker *w, tr__actor *a)
 	unsigned budget = w->w_sys->s_cfg.budget;
 	unsigned n = 0;
 	while (n < budget) {
-		tr_msg *m = take(w, cx, a, gen, &die);
+		tr_msg *m = take(w, cx, a, gen, &st);
 		if (m == NULL) {
-			if (die)
+			if (st == TR__NEXT_DIE)
 				goto died;
+			if (st == TR__NEXT_BUSY)
+				n = budget; /* stale ones spent the turn */
 			break;
 		}
 		n++;

@@ -47,6 +47,9 @@ enum {
 	TR__X_URGENT =
 	    1u << 0,           /* an exit signal is queued: drain the mailbox */
 	TR__X_NAMED = 1u << 1, /* has a registered name (see names.c) */
+	/* A free slot in no free list: the dead run that holds its mailbox
+	 * gives it back when done (see slot_get in actor.c). */
+	TR__X_ORPHAN = 1u << 2,
 };
 
 /*
@@ -231,6 +234,7 @@ struct tr__worker {
 	tr__actor *w_next;    /* LIFO slot: the actor just made runnable */
 	unsigned w_next_runs; /* consecutive turns taken from w_next */
 	unsigned w_sends;     /* sends in the current turn */
+	unsigned w_stale;     /* messages dropped unseen in the current turn */
 	uint32_t w_tick;
 	bool w_spinning;
 	uint64_t w_rng;
@@ -456,6 +460,12 @@ size_t tr__reason_pack(void *buf, tr_reason_kind kind, const char *text);
 /* tr__run_lane handles a's pending lane signals. Thread: a's worker. */
 void tr__run_lane(tr__worker *w, tr__actor *a);
 
+/* tr__noproc_answer answers, for the gone actor `gone`, a lane request of
+ * kind from `from`: a link gets an exit signal and a monitor a DOWN, both
+ * with reason noproc and from `gone`; other kinds need no answer. */
+void tr__noproc_answer(tr_system *sys, tr__pool *p, tr_pid gone, tr_pid from,
+    uint32_t kind, uint64_t ref);
+
 /*
  * tr__sysmsg decides what to do with a message carrying a system tag or
  * the reply flag, taken off a's queue: TR__DELIVER (to the actor's code),
@@ -470,25 +480,67 @@ int tr__sysmsg(tr__worker *w, tr_ctx *cx, tr__actor *a, tr_msg *m);
 void tr__delivered(tr__actor *a, tr_msg *m);
 
 /*
+ * Test-only race hook: tests (through troupe_testing) may set tr__hook to
+ * widen a race window that is otherwise nanoseconds wide.  It is called,
+ * on the thread at that point, with the actor concerned:
+ *   TR__HOOK_SIGNAL: in tr__signal, after the target was looked up and
+ *                    before the request is pushed on its lane;
+ *   TR__HOOK_SPAWN:  in spawn, after the new actor is published and
+ *                    before it is made idle;
+ *   TR__HOOK_DROP:   when a message is dropped unseen (stale).
+ * NULL (always, outside tests): nothing is called.
+ */
+enum { TR__HOOK_SIGNAL = 1, TR__HOOK_SPAWN = 2, TR__HOOK_DROP = 3 };
+typedef void (*tr__hook_fn)(int point, tr__actor *a);
+extern _Atomic(tr__hook_fn) tr__hook;
+
+static inline void
+tr__hook_at(int point, tr__actor *a)
+{
+	/* relaxed: a test sets the hook before it stages the race, and the
+	 * hook synchronises with the test by its own means. */
+	tr__hook_fn f = atomic_load_explicit(&tr__hook, memory_order_relaxed);
+	if (__builtin_expect(f != NULL, 0))
+		f(point, a);
+}
+
+/* What tr__mbox_next found when it returns NULL. */
+enum { TR__NEXT_EMPTY = 0, TR__NEXT_DIE = 1, TR__NEXT_BUSY = 2 };
+
+/* tr__stale counts a message dropped unseen (a dead letter, a late reply,
+ * a stale DOWN or receive timeout, an ignored exit signal) against the
+ * turn: true when the turn has dropped a budget's worth and must end, so
+ * that a stream of them cannot hold the worker. Thread: w. */
+static inline bool
+tr__stale(tr__worker *w, tr__actor *a)
+{
+	tr__hook_at(TR__HOOK_DROP, a);
+	return ++w->w_stale >= w->w_sys->s_cfg.budget;
+}
+
+/*
  * tr__mbox_next takes the next message for a's code off its mailbox
  * (a of generation gen, running on w with cx): messages for an older
  * incarnation are dropped as dead letters, system messages go through
  * tr__sysmsg.  Returns NULL when nothing is left (or a push is under way);
- * then *die tells whether a signal ended the actor (reason in cx).
+ * then *st (which the caller sets to TR__NEXT_EMPTY) tells whether a
+ * signal ended the actor (TR__NEXT_DIE, reason in cx) or the turn has
+ * dropped its budget's worth of stale messages (TR__NEXT_BUSY: end the
+ * turn, or yield, and come back).
  * Thread: a's worker.
  */
 static inline tr_msg *
-tr__mbox_next(tr__worker *w, tr_ctx *cx, tr__actor *a, uint32_t gen, bool *die)
+tr__mbox_next(tr__worker *w, tr_ctx *cx, tr__actor *a, uint32_t gen, int *st)
 {
 	for (;;) {
 		tr__node *nd = tr__mpsc_pop(&a->a_mbox);
 		if (nd == NULL)
 			return NULL;
 		tr_msg *m = (tr_msg *) nd;
-		if (m->m_to_gen != gen) {
+		if (__builtin_expect(m->m_to_gen != gen, 0)) {
 			tr__count(&w->w_dead);
 			tr__msg_delete(&w->w_pool, m);
-			continue;
+			goto dropped;
 		}
 		if (__builtin_expect(m->m_tag >= TR_TAG_SYSTEM ||
 		            (m->m_flags & TR_MSG_REPLY) != 0,
@@ -497,13 +549,18 @@ tr__mbox_next(tr__worker *w, tr_ctx *cx, tr__actor *a, uint32_t gen, bool *die)
 			if (r != TR__DELIVER) {
 				tr__msg_delete(&w->w_pool, m);
 				if (r == TR__DIE) {
-					*die = true;
+					*st = TR__NEXT_DIE;
 					return NULL;
 				}
-				continue;
+				goto dropped;
 			}
 		}
 		return m;
+	dropped:
+		if (tr__stale(w, a)) {
+			*st = TR__NEXT_BUSY;
+			return NULL;
+		}
 	}
 }
 
@@ -543,7 +600,8 @@ tr__end_turn(tr__worker *w, tr__actor *a)
 
 /* tr__pull moves what the mailbox holds into the inner queue, acting on
  * system messages as they come, in order; returns TR__DIE if one kills
- * the actor.  Thread: a's worker. */
+ * the actor.  Stopped short (a push under way, or the turn's stale budget
+ * spent), it leaves TR__X_URGENT set to look again.  Thread: a's worker. */
 int tr__pull(tr__worker *w, tr_ctx *cx, tr__actor *a);
 
 /* tr__inner_push appends m to a's inner queue. */

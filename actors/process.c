@@ -230,6 +230,7 @@ tr__proc_run(tr__worker *w, tr__actor *a)
 	}
 	p->p_cx.cx_w = w;
 	p->p_state = TR__P_RUNNING;
+	w->w_stale = 0;
 	to_proc(w, p);
 	if (!tr__stack_check(p->p_stack)) {
 		/* The canary below an unguarded stack is gone: the process
@@ -305,12 +306,13 @@ tr_make_ref(tr_ctx *cx)
 }
 
 /* pull_one takes one message off the mailbox into the inner queue and
- * returns it, or NULL if none; *dead is set if a signal killed us. */
+ * returns it, or NULL if none; then *st says why (tr__mbox_next). */
 static tr_msg *
-pull_one(tr__worker *w, tr_ctx *cx, tr__actor *a, bool *dead)
+pull_one(tr__worker *w, tr_ctx *cx, tr__actor *a, int *st)
 {
 	uint32_t gen = atomic_load_explicit(&a->a_gen, memory_order_relaxed);
-	tr_msg *m = tr__mbox_next(w, cx, a, gen, dead);
+	*st = TR__NEXT_EMPTY;
+	tr_msg *m = tr__mbox_next(w, cx, a, gen, st);
 	if (m != NULL)
 		tr__inner_push(a, m);
 	return m;
@@ -329,17 +331,15 @@ receive(tr_ctx *cx, tr_match_fn match, void *arg, int64_t timeout_ms,
 	tr__actor *a = cx->cx_self;
 	tr__proc *p = cx->cx_proc;
 	tr_system *sys = cx->cx_w->w_sys;
-	bool dead = false;
+	int st;
 	bool timer_set = false;
 	tr_timer timer = { NULL, 0 };
 	if (p != NULL && ++p->p_reds >= sys->s_cfg.budget) {
 		p->p_reds = 0;
 		suspend(p, TR__P_YIELDED);
 	}
-	if (tr__signals(cx->cx_w, cx, a)) {
-		dead = true;
+	if (tr__signals(cx->cx_w, cx, a))
 		goto died;
-	}
 	tr_msg *prev = use_from ? from : NULL, *m;
 	if (p != NULL) {
 		p->p_recv_seq++;
@@ -357,10 +357,20 @@ receive(tr_ctx *cx, tr_match_fn match, void *arg, int64_t timeout_ms,
 		}
 		tr__worker *w =
 		    cx->cx_w; /* a process may move between workers */
-		if (pull_one(w, cx, a, &dead) != NULL)
+		if (pull_one(w, cx, a, &st) != NULL)
 			continue;
-		if (dead)
+		if (st == TR__NEXT_DIE)
 			goto died;
+		if (st == TR__NEXT_BUSY) {
+			/* Stale messages spent the turn: let others run (an
+			 * event actor's poll ends here, its turn soon after). */
+			if (p == NULL)
+				break;
+			suspend(p, TR__P_YIELDED);
+			if (tr__signals(cx->cx_w, cx, a))
+				goto died;
+			continue;
+		}
 		if (timeout_ms == 0 || p == NULL || p->p_timed_out)
 			break;
 		if (timeout_ms > 0 && !timer_set) {
@@ -379,10 +389,8 @@ receive(tr_ctx *cx, tr_match_fn match, void *arg, int64_t timeout_ms,
 			timer_set = true;
 		}
 		suspend(p, TR__P_BLOCKED);
-		if (tr__signals(cx->cx_w, cx, a)) {
-			dead = true;
+		if (tr__signals(cx->cx_w, cx, a))
 			goto died;
-		}
 	}
 	if (timer_set)
 		(void) tr_cancel_timer(sys, timer);

@@ -126,10 +126,9 @@ tr_msg_reason(const tr_msg *m, tr_exit_info *info)
 
 /* ------------------------------------------------------------ signals */
 
-/* noproc_answer answers, for the gone actor `gone`, a lane signal from
- * `from`: links and monitors of a dead actor fire at once. */
-static void
-noproc_answer(tr_system *sys, tr__pool *p, tr_pid gone, tr_pid from,
+/* Links and monitors of a dead actor fire at once (see actors_int.h). */
+void
+tr__noproc_answer(tr_system *sys, tr__pool *p, tr_pid gone, tr_pid from,
     uint32_t kind, uint64_t ref)
 {
 	unsigned char why[TR__REASON_BUF];
@@ -148,9 +147,13 @@ tr__signal(tr_system *sys, tr__pool *p, tr_pid from, tr_pid to, uint32_t kind,
 {
 	tr__actor *a = tr__lookup(sys, to);
 	if (a == NULL) {
-		noproc_answer(sys, p, to, from, kind, ref);
+		tr__noproc_answer(sys, p, to, from, kind, ref);
 		return TR_ENOPROC;
 	}
+	/* From here the slot may change hands before the push: the request
+	 * names its incarnation (m_to_gen) and is answered noproc by any
+	 * other (tr__run_lane, answer_lane in actor.c). */
+	tr__hook_at(TR__HOOK_SIGNAL, a);
 	tr_msg *m = tr__msg_new_any(sys, p, 0);
 	if (m == NULL)
 		return TR_ENOMEM;
@@ -161,7 +164,7 @@ tr__signal(tr_system *sys, tr__pool *p, tr_pid from, tr_pid to, uint32_t kind,
 	m->m_ref = ref;
 	if (!tr__lane_push(&a->a_sig, &m->m_node)) {
 		tr__msg_delete_any(sys, p, m);
-		noproc_answer(sys, p, to, from, kind, ref);
+		tr__noproc_answer(sys, p, to, from, kind, ref);
 		return TR_ENOPROC;
 	}
 	if (tr__mpsc_claim(&a->a_mbox))
@@ -204,8 +207,8 @@ tr__run_lane(tr__worker *w, tr__actor *a)
 			         tr__pid_key(s->m_from), NULL)) != NULL)
 				e->me_pid = s->m_from;
 			else
-				noproc_answer(sys, &w->w_pool, gone, s->m_from,
-				    TR__SIG_LINK, 0);
+				tr__noproc_answer(sys, &w->w_pool, gone,
+				    s->m_from, TR__SIG_LINK, 0);
 			break;
 		case TR__SIG_UNLINK:
 			if (x != NULL)
@@ -218,8 +221,8 @@ tr__run_lane(tr__worker *w, tr__actor *a)
 			        NULL)
 				e->me_pid = s->m_from;
 			else
-				noproc_answer(sys, &w->w_pool, gone, s->m_from,
-				    TR__SIG_MONITOR, s->m_ref);
+				tr__noproc_answer(sys, &w->w_pool, gone,
+				    s->m_from, TR__SIG_MONITOR, s->m_ref);
 			break;
 		case TR__SIG_DEMONITOR:
 			if (x != NULL)
@@ -271,11 +274,22 @@ tr__sysmsg(tr__worker *w, tr_ctx *cx, tr__actor *a, tr_msg *m)
 		if (reason_unpack(m, &kind, text, sizeof(text)) != 0)
 			return TR__DROP;
 		bool linked = (m->m_flags & TR__MSG_LINKED) != 0;
-		if (linked &&
-		    (x == NULL ||
-		        !tr__map_del(&x->x_links, tr__pid_key(m->m_from),
-		            NULL)))
-			return TR__DROP; /* unlinked meanwhile */
+		if (linked) {
+			/* The sender's link request may still be on our lane,
+			 * overtaken by this signal (we are mid-turn, or it came
+			 * while we looked at the mailbox).  Apply every request
+			 * pushed before it first: the sender pushed its lane
+			 * requests before this signal, and our pop of the
+			 * signal acquired its push, so they are on the lane. */
+			if (tr__lane_pending(&a->a_sig)) {
+				tr__run_lane(w, a);
+				x = a->a_ext;
+			}
+			if (x == NULL ||
+			    !tr__map_del(&x->x_links, tr__pid_key(m->m_from),
+			        NULL))
+				return TR__DROP; /* unlinked meanwhile */
+		}
 		if (kind == TR_REASON_KILL && !linked)
 			return die(cx, TR_REASON_KILLED, "killed");
 		if (a->a_flags & TR__A_TRAP) {
@@ -352,15 +366,15 @@ int
 tr__pull(tr__worker *w, tr_ctx *cx, tr__actor *a)
 {
 	uint32_t gen = atomic_load_explicit(&a->a_gen, memory_order_relaxed);
-	bool die = false;
+	int st = TR__NEXT_EMPTY;
 	tr_msg *m;
-	while ((m = tr__mbox_next(w, cx, a, gen, &die)) != NULL)
+	while ((m = tr__mbox_next(w, cx, a, gen, &st)) != NULL)
 		tr__inner_push(a, m);
-	if (die)
+	if (st == TR__NEXT_DIE)
 		return TR__DIE;
-	/* A push still under way stopped us short; an exit signal may be
-	 * behind it: look again next time. */
-	if (!tr__mpsc_drained(&a->a_mbox))
+	/* A push still under way, or the turn's stale budget, stopped us
+	 * short; an exit signal may be behind: look again next time. */
+	if (st == TR__NEXT_BUSY || !tr__mpsc_drained(&a->a_mbox))
 		atomic_fetch_or_explicit(&a->a_xflags, TR__X_URGENT,
 		    memory_order_relaxed);
 	return 0;
