@@ -267,6 +267,7 @@ struct tr__worker {
 	_Atomic uint64_t w_dead;
 	_Atomic uint64_t w_spawned;
 	_Atomic uint64_t w_exited;
+	_Atomic uint64_t w_offers; /* requeues that may wake a worker */
 };
 
 /* w_running: the low bit tags a process (actors are 8-byte aligned). */
@@ -302,6 +303,8 @@ struct tr_system {
 	_Atomic bool s_stopping;
 	unsigned s_nexited;    /* workers out of worker_main, under s_idle_mx */
 	unsigned s_stop_calls; /* tr_system_stop calls (stopping thread) */
+	_Atomic uint64_t s_wakeups; /* parked workers woken for work */
+	_Atomic uint64_t s_steals;  /* idle workers' successful steals */
 
 	/* Plain-thread spawns and sends, and the shared pool lock. */
 	pthread_mutex_t s_ext_mx;
@@ -408,6 +411,11 @@ bool tr__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mx,
 
 /* tr__sched_push puts a runnable actor on w's local queue. Thread: w. */
 void tr__sched_push(tr__worker *w, tr__actor *a);
+
+/* tr__sched_requeue puts a, which w has just run and which wants to run
+ * again (a yield, a used-up budget), on w's queue; it wakes no other
+ * worker when nothing else is runnable on w.  Thread: w. */
+void tr__sched_requeue(tr__worker *w, tr__actor *a);
 
 /* tr__sched_make_runnable schedules a, which a send from the running actor
  * on w just woke: it goes in w's LIFO slot. Thread: w. */

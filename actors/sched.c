@@ -31,8 +31,19 @@
  * before sleeping.  RMWs rather than fences: as cheap on x86, and TSan
  * understands them.
  *
+ * An actor its own worker puts back (a yield, a used-up budget) while
+ * nothing else is runnable there goes to the LIFO slot and wakes nobody
+ * (tr__sched_requeue): a thief could only move it to another core, and
+ * the robbed worker would spin and steal it back at the next yield.
+ *
  * The system is idle when every worker is parked with the inject queue
- * empty: a parking worker that makes it so broadcasts s_idle_cv.
+ * empty: a parking worker that makes it so broadcasts s_idle_cv (and
+ * publishes whether it holds timers, for TR_IDLE_TIMERS).
+ *
+ * Stopping: each worker leaves after its current turn and says so under
+ * s_idle_mx; tr__sched_stop waits for that with a deadline and joins
+ * only the workers that left.  A worker publishes the actor it runs
+ * (w_running) and counts its turns, for tr_system_stop's report.
  */
 
 #include <stdlib.h>
@@ -175,11 +186,15 @@ wake_one(tr_system *sys)
 		    memory_order_release);
 	}
 	pthread_mutex_unlock(&sys->s_idle_mx);
-	if (w != NULL)
+	if (w != NULL) {
+		/* relaxed: a statistic (tests read it). */
+		atomic_fetch_add_explicit(&sys->s_wakeups, 1,
+		    memory_order_relaxed);
 		tr__park_wake(&w->w_park, 1);
-	else
+	} else {
 		atomic_fetch_sub_explicit(&sys->s_nspinning, 1,
 		    memory_order_seq_cst);
+	}
 }
 
 /* wake_if_needed: called after publishing stealable work with a seq_cst
@@ -233,8 +248,10 @@ tr__sched_wake_all(tr_system *sys)
 
 /* ------------------------------------------------------------ pushing */
 
-void
-tr__sched_push(tr__worker *w, tr__actor *a)
+/* push puts a on w's queue (half of a full queue goes to the inject
+ * queue) without waking anyone. */
+static void
+push(tr__worker *w, tr__actor *a)
 {
 	uint64_t t = atomic_load_explicit(&w->rq_tail, memory_order_relaxed);
 	for (;;) {
@@ -269,7 +286,28 @@ tr__sched_push(tr__worker *w, tr__actor *a)
 		inject_push_list(w->w_sys, first, a, (uint32_t) n + 1);
 		break;
 	}
+}
+
+void
+tr__sched_push(tr__worker *w, tr__actor *a)
+{
+	push(w, a);
 	wake_if_needed(w->w_sys);
+}
+
+void
+tr__sched_requeue(tr__worker *w, tr__actor *a)
+{
+	/* Alone on w, a goes to the LIFO slot, where no thief sees it: a
+	 * worker woken (or spinning) to steal it could only move it away
+	 * from its cache, and the robbed worker would spin and steal it back
+	 * at its next yield. */
+	if (w->w_next == NULL && rq_empty(w)) {
+		w->w_next = a;
+		return;
+	}
+	tr__count(&w->w_offers);
+	tr__sched_push(w, a);
 }
 
 void
@@ -464,6 +502,10 @@ search(tr__worker *w)
 				tr__actor *a = steal_any(w);
 				if (a != NULL) {
 					stop_spinning(w, true);
+					/* relaxed: a statistic (tests). */
+					atomic_fetch_add_explicit(
+					    &sys->s_steals, 1,
+					    memory_order_relaxed);
 					return a;
 				}
 				if ((i & 15) == 0 &&
@@ -478,8 +520,11 @@ search(tr__worker *w)
 		}
 		/* One last look after giving up the token, then sleep. */
 		tr__actor *a = steal_any(w);
-		if (a != NULL)
+		if (a != NULL) {
+			atomic_fetch_add_explicit(&sys->s_steals, 1,
+			    memory_order_relaxed);
 			return a;
+		}
 		next_ms = tr__timers_run(w);
 		if (next_ms == 0 || w->w_next != NULL || !rq_empty(w))
 			return NULL;
