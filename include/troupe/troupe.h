@@ -141,7 +141,8 @@ TR_API int tr_system_start(tr_system **sysp, const tr_system_config *cfg);
  * Call tr_system_stop again to wait again (another stop_timeout_ms) once
  * the stuck code has been made to return; until a call returns 0, sys
  * (and all it holds) stays allocated.  Other calls on sys in that state
- * act as on a system being stopped (tr_system_idle: TR_ESTOPPED).
+ * act as on a system being stopped: tr_system_idle, spawns,
+ * tr_system_send and tr_system_send_after return TR_ESTOPPED.
  *
  * Returns 0 (sys is freed), TR_ETIMEDOUT (see above), or TR_ECONTEXT if
  * called from one of sys's own workers (sys is then left running).
