@@ -184,17 +184,17 @@ wake_one(tr_system *sys)
 		    memory_order_seq_cst);
 		atomic_store_explicit(&w->w_park, TR__PARK_WOKEN,
 		    memory_order_release);
-	}
-	pthread_mutex_unlock(&sys->s_idle_mx);
-	if (w != NULL) {
-		/* relaxed: a statistic (tests read it). */
+		/* relaxed: a statistic (tests read it); under the lock, so
+		 * ordered before a later stop's free like the rest. */
 		atomic_fetch_add_explicit(&sys->s_wakeups, 1,
 		    memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&sys->s_idle_mx);
+	if (w != NULL)
 		tr__park_wake(&w->w_park, 1);
-	} else {
+	else
 		atomic_fetch_sub_explicit(&sys->s_nspinning, 1,
 		    memory_order_seq_cst);
-	}
 }
 
 /* wake_if_needed: called after publishing stealable work with a seq_cst
