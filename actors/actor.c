@@ -914,7 +914,7 @@ tr__actor_run(tr__worker *w, tr__actor *a)
 	if (n < budget && a->a_in_head == NULL)
 		tr__end_turn(w, a);
 	else
-		tr__sched_push(w, a); /* more to handle: after the others */
+		tr__sched_requeue(w, a); /* more to handle: after the others */
 	return;
 died:
 	exit_after(w, a, TR_STOP);

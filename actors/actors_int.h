@@ -264,12 +264,26 @@ struct tr__worker {
 	size_t w_ntslabs;
 	_Atomic(tr__timer *) w_tcancel; /* timers cancelled from elsewhere */
 
+	/* What the worker runs, for tr_system_stop's report and idleness:
+	 * written by the owner, read by the stopping thread. */
+	_Atomic uintptr_t w_running; /* actor | TR__RUN_PROCESS; 0: between */
+	_Atomic uint64_t w_turns;    /* turns begun */
+	_Atomic bool w_tpending;     /* timers filed when it last parked */
+	bool w_out;                  /* left worker_main; under s_idle_mx */
+	bool w_joined;               /* joined (stopping thread only) */
+	uint64_t w_stop_turns;       /* w_turns when stop last looked */
+	int64_t w_stop_ns;           /* ... and when */
+
 	/* Counters: written by the owner only, read by anyone (relaxed). */
 	_Atomic uint64_t w_sent;
 	_Atomic uint64_t w_dead;
 	_Atomic uint64_t w_spawned;
 	_Atomic uint64_t w_exited;
+	_Atomic uint64_t w_offers; /* requeues that may wake a worker */
 };
+
+/* w_running: the low bit tags a process (actors are 8-byte aligned). */
+#define TR__RUN_PROCESS ((uintptr_t) 1)
 
 /* w_park states */
 enum {
@@ -299,6 +313,10 @@ struct tr_system {
 	_Atomic uint32_t s_nparked;
 	_Atomic uint32_t s_nspinning;
 	_Atomic bool s_stopping;
+	unsigned s_nexited;    /* workers out of worker_main, under s_idle_mx */
+	unsigned s_stop_calls; /* tr_system_stop calls (stopping thread) */
+	_Atomic uint64_t s_wakeups; /* parked workers woken for work */
+	_Atomic uint64_t s_steals;  /* idle workers' successful steals */
 
 	/* Plain-thread spawns and sends, and the shared pool lock. */
 	pthread_mutex_t s_ext_mx;
@@ -389,12 +407,27 @@ tr__cur_pool(tr_system *sys)
 
 /* ---------------------------------------------------------- scheduling */
 
-/* tr__sched_start starts the workers; tr__sched_stop stops and joins them. */
+/* tr__sched_start starts the workers. */
 int tr__sched_start(tr_system *sys);
-void tr__sched_stop(tr_system *sys);
+
+/* tr__sched_stop tells the workers to stop after their current turn and
+ * joins those that did within timeout_ms (< 0: no limit); 0 once all are
+ * joined, else TR_ETIMEDOUT (call again to wait again).  Thread: the
+ * stopping thread, one at a time. */
+int tr__sched_stop(tr_system *sys, int64_t timeout_ms);
+
+/* tr__cond_wait_until waits on cv (mx held) until woken or the monotonic
+ * time deadline_ns (< 0: none); false if the deadline has passed. */
+bool tr__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mx,
+    int64_t deadline_ns);
 
 /* tr__sched_push puts a runnable actor on w's local queue. Thread: w. */
 void tr__sched_push(tr__worker *w, tr__actor *a);
+
+/* tr__sched_requeue puts a, which w has just run and which wants to run
+ * again (a yield, a used-up budget), on w's queue; it wakes no other
+ * worker when nothing else is runnable on w.  Thread: w. */
+void tr__sched_requeue(tr__worker *w, tr__actor *a);
 
 /* tr__sched_make_runnable schedules a, which a send from the running actor
  * on w just woke: it goes in w's LIFO slot. Thread: w. */
@@ -665,6 +698,8 @@ uint64_t tr__now_ms(tr_system *sys);
 int tr__names_init(tr_system *sys);
 void tr__names_fini(tr_system *sys);
 void tr__names_drop(tr_system *sys, tr__actor *a, tr_pid pid);
+/* tr__names_of copies pid's registered name into buf; false if none. */
+bool tr__names_of(tr_system *sys, tr_pid pid, char *buf, size_t len);
 
 /* tr__log formats a line and hands it to the system's logging hook. */
 void tr__log(tr_system *sys, tr_log_level level, const char *fmt, ...)

@@ -10,6 +10,7 @@
  * name is never left pointing at a dead actor.
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -231,6 +232,24 @@ tr__names_drop(tr_system *sys, tr__actor *a, tr_pid pid)
 	atomic_fetch_and_explicit(&a->a_xflags, ~(uint32_t) TR__X_NAMED,
 	    memory_order_relaxed);
 	pthread_mutex_unlock(&n->n_mx);
+}
+
+bool
+tr__names_of(tr_system *sys, tr_pid pid, char *buf, size_t len)
+{
+	struct tr__names *n = sys->s_names;
+	bool found = false;
+	pthread_mutex_lock(&n->n_mx);
+	tr__mapent *me = tr__map_get(&n->n_by_slot, (uint64_t) pid.slot + 1);
+	if (me != NULL) {
+		name_ent *e = me->me_ptr;
+		if (tr_pid_eq(e->ne_pid, pid)) {
+			snprintf(buf, len, "%s", e->ne_name);
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&n->n_mx);
+	return found;
 }
 
 int

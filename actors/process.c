@@ -249,6 +249,10 @@ tr__proc_run(tr__worker *w, tr__actor *a)
 		return;
 	}
 	case TR__P_BLOCKED:
+		/* Blocking gave the worker up: the next receive starts a new
+		 * budget (a conversation that blocks every time never yields,
+		 * so never wakes a thief for nothing). */
+		p->p_reds = 0;
 		/* Compact: keep only the live stack while blocked (before the
 		 * idle bit is set: from then on another worker may resume
 		 * it).  Without memory for the copy, stay as is. */
@@ -259,7 +263,7 @@ tr__proc_run(tr__worker *w, tr__actor *a)
 		tr__end_turn(w, a);
 		return;
 	default: /* yielded */
-		tr__sched_push(w, a);
+		tr__sched_requeue(w, a);
 		return;
 	}
 }

@@ -31,12 +31,24 @@
  * before sleeping.  RMWs rather than fences: as cheap on x86, and TSan
  * understands them.
  *
+ * An actor its own worker puts back (a yield, a used-up budget) while
+ * nothing else is runnable there goes to the LIFO slot and wakes nobody
+ * (tr__sched_requeue): a thief could only move it to another core, and
+ * the robbed worker would spin and steal it back at the next yield.
+ *
  * The system is idle when every worker is parked with the inject queue
- * empty: a parking worker that makes it so broadcasts s_idle_cv.
+ * empty: a parking worker that makes it so broadcasts s_idle_cv (and
+ * publishes whether it holds timers, for TR_IDLE_TIMERS).
+ *
+ * Stopping: each worker leaves after its current turn and says so under
+ * s_idle_mx; tr__sched_stop waits for that with a deadline and joins
+ * only the workers that left.  A worker publishes the actor it runs
+ * (w_running) and counts its turns, for tr_system_stop's report.
  */
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "actors/actors_int.h"
 
@@ -172,6 +184,10 @@ wake_one(tr_system *sys)
 		    memory_order_seq_cst);
 		atomic_store_explicit(&w->w_park, TR__PARK_WOKEN,
 		    memory_order_release);
+		/* relaxed: a statistic (tests read it); under the lock, so
+		 * ordered before a later stop's free like the rest. */
+		atomic_fetch_add_explicit(&sys->s_wakeups, 1,
+		    memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&sys->s_idle_mx);
 	if (w != NULL)
@@ -232,8 +248,10 @@ tr__sched_wake_all(tr_system *sys)
 
 /* ------------------------------------------------------------ pushing */
 
-void
-tr__sched_push(tr__worker *w, tr__actor *a)
+/* push puts a on w's queue (half of a full queue goes to the inject
+ * queue) without waking anyone. */
+static void
+push(tr__worker *w, tr__actor *a)
 {
 	uint64_t t = atomic_load_explicit(&w->rq_tail, memory_order_relaxed);
 	for (;;) {
@@ -268,7 +286,28 @@ tr__sched_push(tr__worker *w, tr__actor *a)
 		inject_push_list(w->w_sys, first, a, (uint32_t) n + 1);
 		break;
 	}
+}
+
+void
+tr__sched_push(tr__worker *w, tr__actor *a)
+{
+	push(w, a);
 	wake_if_needed(w->w_sys);
+}
+
+void
+tr__sched_requeue(tr__worker *w, tr__actor *a)
+{
+	/* Alone on w, a goes to the LIFO slot, where no thief sees it: a
+	 * worker woken (or spinning) to steal it could only move it away
+	 * from its cache, and the robbed worker would spin and steal it back
+	 * at its next yield. */
+	if (w->w_next == NULL && rq_empty(w)) {
+		w->w_next = a;
+		return;
+	}
+	tr__count(&w->w_offers);
+	tr__sched_push(w, a);
 }
 
 void
@@ -365,6 +404,10 @@ park(tr__worker *w, int64_t timeout_ns)
 	}
 	atomic_store_explicit(&w->w_park, TR__PARK_PARKED,
 	    memory_order_relaxed);
+	/* relaxed: read under s_idle_mx by tr_system_idle_flags; the wheel
+	 * only changes while its owner runs, i.e. after it unparks. */
+	atomic_store_explicit(&w->w_tpending, w->w_wheel.wh_count != 0,
+	    memory_order_relaxed);
 	w->w_idle_next = sys->s_idle;
 	sys->s_idle = w;
 	uint32_t np = atomic_fetch_add_explicit(&sys->s_nparked, 1,
@@ -459,6 +502,10 @@ search(tr__worker *w)
 				tr__actor *a = steal_any(w);
 				if (a != NULL) {
 					stop_spinning(w, true);
+					/* relaxed: a statistic (tests). */
+					atomic_fetch_add_explicit(
+					    &sys->s_steals, 1,
+					    memory_order_relaxed);
 					return a;
 				}
 				if ((i & 15) == 0 &&
@@ -473,8 +520,11 @@ search(tr__worker *w)
 		}
 		/* One last look after giving up the token, then sleep. */
 		tr__actor *a = steal_any(w);
-		if (a != NULL)
+		if (a != NULL) {
+			atomic_fetch_add_explicit(&sys->s_steals, 1,
+			    memory_order_relaxed);
 			return a;
+		}
 		next_ms = tr__timers_run(w);
 		if (next_ms == 0 || w->w_next != NULL || !rq_empty(w))
 			return NULL;
@@ -526,9 +576,23 @@ worker_main(void *arg)
 		if (a == NULL)
 			continue; /* stopping, or timers made work: look again */
 		w->w_sends = 0;
+		/* relaxed (owner-only counter) and release (the actor's slot
+		 * fields, read by tr_system_stop's report after an acquire). */
+		tr__count(&w->w_turns);
+		atomic_store_explicit(&w->w_running,
+		    (uintptr_t) a |
+		        ((a->a_flags & TR__A_PROCESS) ? TR__RUN_PROCESS : 0),
+		    memory_order_release);
 		tr__actor_run(w, a);
+		atomic_store_explicit(&w->w_running, 0, memory_order_relaxed);
 	}
 	tr__tls_worker = NULL;
+	/* Tell tr__sched_stop, which waits with a deadline. */
+	pthread_mutex_lock(&sys->s_idle_mx);
+	w->w_out = true;
+	sys->s_nexited++;
+	pthread_cond_broadcast(&sys->s_idle_cv);
+	pthread_mutex_unlock(&sys->s_idle_mx);
 	return NULL;
 }
 
@@ -551,11 +615,56 @@ tr__sched_start(tr_system *sys)
 	return 0;
 }
 
-void
-tr__sched_stop(tr_system *sys)
+bool
+tr__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mx,
+    int64_t deadline_ns)
+{
+	if (deadline_ns < 0) {
+		pthread_cond_wait(cv, mx);
+		return true;
+	}
+	int64_t left = deadline_ns - tr__now_ns();
+	if (left <= 0)
+		return false;
+	/* The condition variable keeps the default (realtime) clock, which
+	 * every platform has; the deadline is on the monotonic one, so a
+	 * clock step only cuts a wait short and the caller looks again. */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t ns = ts.tv_nsec + left % 1000000000;
+	ts.tv_sec += (time_t) (left / 1000000000 + ns / 1000000000);
+	ts.tv_nsec = (long) (ns % 1000000000);
+	(void) pthread_cond_timedwait(cv, mx, &ts);
+	return true;
+}
+
+int
+tr__sched_stop(tr_system *sys, int64_t timeout_ms)
 {
 	atomic_store_explicit(&sys->s_stopping, true, memory_order_seq_cst);
 	tr__sched_wake_all(sys);
-	for (unsigned i = 0; i < sys->s_nworkers; i++)
-		tr__thread_join(sys->s_workers[i].w_thread);
+	/* Beyond ~100 years is as good as no limit (and cannot overflow). */
+	int64_t deadline = timeout_ms < 0 || timeout_ms > ((int64_t) 1 << 41)
+	    ? -1
+	    : tr__now_ns() + timeout_ms * 1000000;
+	unsigned n = sys->s_nworkers, left;
+	pthread_mutex_lock(&sys->s_idle_mx);
+	while (sys->s_nexited < n &&
+	    tr__cond_wait_until(&sys->s_idle_cv, &sys->s_idle_mx, deadline)) {
+	}
+	left = n - sys->s_nexited;
+	pthread_mutex_unlock(&sys->s_idle_mx);
+	/* Join whoever is out: those still in a turn are left alone, with
+	 * everything they may touch. */
+	for (unsigned i = 0; i < n; i++) {
+		tr__worker *w = &sys->s_workers[i];
+		pthread_mutex_lock(&sys->s_idle_mx);
+		bool out = w->w_out;
+		pthread_mutex_unlock(&sys->s_idle_mx);
+		if (out && !w->w_joined) {
+			tr__thread_join(w->w_thread);
+			w->w_joined = true;
+		}
+	}
+	return left == 0 ? 0 : TR_ETIMEDOUT;
 }

@@ -16,6 +16,7 @@
 #define DEFAULT_MAX_ACTORS (64u << 20)
 #define MAX_WORKERS 1024
 #define DEFAULT_STACK ((size_t) 64 << 10)
+#define DEFAULT_STOP_TIMEOUT_MS 5000
 
 static void
 log_stderr(void *arg, tr_log_level level, const char *line)
@@ -119,6 +120,8 @@ tr_system_start(tr_system **sysp, const tr_system_config *cfg)
 		c.log = log_stderr;
 	if (c.stack_size == 0)
 		c.stack_size = DEFAULT_STACK;
+	if (c.stop_timeout_ms == 0)
+		c.stop_timeout_ms = DEFAULT_STOP_TIMEOUT_MS;
 
 	tr_system *sys = calloc(1, sizeof(*sys));
 	if (sys == NULL)
@@ -172,6 +175,75 @@ on_own_worker(tr_system *sys)
 	return tr__tls_worker != NULL && tr__tls_worker->w_sys == sys;
 }
 
+/* stop_note records, per worker, which turn it was in and since when it
+ * has been seen in it (first call to stop: now). */
+static void
+stop_note(tr_system *sys)
+{
+	int64_t now = tr__now_ns();
+	for (unsigned i = 0; i < sys->s_nworkers; i++) {
+		tr__worker *w = &sys->s_workers[i];
+		/* relaxed: a counter; only its changes matter here. */
+		uint64_t t = atomic_load_explicit(&w->w_turns,
+		    memory_order_relaxed);
+		if (sys->s_stop_calls == 0 || t != w->w_stop_turns) {
+			w->w_stop_turns = t;
+			w->w_stop_ns = now;
+		}
+	}
+}
+
+/* stop_report logs each worker still busy after stop's deadline: which
+ * actor it runs and for how long that turn has run at least. */
+static void
+stop_report(tr_system *sys)
+{
+	stop_note(sys);
+	int64_t now = tr__now_ns();
+	unsigned busy = 0;
+	for (unsigned i = 0; i < sys->s_nworkers; i++) {
+		tr__worker *w = &sys->s_workers[i];
+		pthread_mutex_lock(&sys->s_idle_mx);
+		bool out = w->w_out;
+		pthread_mutex_unlock(&sys->s_idle_mx);
+		if (out)
+			continue;
+		busy++;
+		long long ms = (long long) ((now - w->w_stop_ns) / 1000000);
+		/* acquire: pairs with the worker's release store, so the
+		 * actor's slot is readable. */
+		uintptr_t r = atomic_load_explicit(&w->w_running,
+		    memory_order_acquire);
+		tr__actor *a = (tr__actor *) (r & ~TR__RUN_PROCESS);
+		if (a == NULL) {
+			tr__log(sys, TR_LOG_ERROR,
+			    "tr_system_stop: worker %u (thread troupe-w%u) has "
+			    "not ended, between two turns, for at least %lld "
+			    "ms",
+			    w->w_index, w->w_index % 10000u, ms);
+			continue;
+		}
+		tr_pid pid = tr__pid_of(a);
+		char pb[TR_PID_FMT_MAX], name[TR_NAME_MAX + 3];
+		char nb[TR_NAME_MAX + 1];
+		if (tr__names_of(sys, pid, nb, sizeof(nb)))
+			snprintf(name, sizeof(name), "'%s'", nb);
+		else
+			snprintf(name, sizeof(name), "(no name)");
+		tr__log(sys, TR_LOG_ERROR,
+		    "tr_system_stop: %s %s %s still runs on worker %u "
+		    "(thread troupe-w%u), in one turn for at least %lld ms",
+		    (r & TR__RUN_PROCESS) ? "process" : "event actor",
+		    tr_pid_format(pid, pb, sizeof(pb)), name, w->w_index,
+		    w->w_index % 10000u, ms);
+	}
+	tr__log(sys, TR_LOG_ERROR,
+	    "tr_system_stop: gave up waiting after %lld ms for %u busy "
+	    "worker(s); the system stays allocated: make that code return, "
+	    "then call tr_system_stop again",
+	    (long long) sys->s_cfg.stop_timeout_ms, busy);
+}
+
 int
 tr_system_stop(tr_system *sys)
 {
@@ -179,50 +251,70 @@ tr_system_stop(tr_system *sys)
 		return TR_EINVAL;
 	if (on_own_worker(sys))
 		return TR_ECONTEXT;
-	tr__sched_stop(sys);
+	stop_note(sys);
+	sys->s_stop_calls++;
+	if (tr__sched_stop(sys, sys->s_cfg.stop_timeout_ms) != 0) {
+		stop_report(sys);
+		return TR_ETIMEDOUT;
+	}
 	tr__actor_teardown(sys);
 	/* Actors left in run queues are simply forgotten: all are dead. */
 	system_free(sys);
 	return 0;
 }
 
+/* idle_now: see tr_system_idle_flags; s_idle_mx held, which every change
+ * of s_nparked and of a parked worker's w_tpending is made under. */
 static bool
-idle_now(tr_system *sys)
+idle_now(tr_system *sys, unsigned flags)
 {
-	return atomic_load(&sys->s_nparked) == sys->s_nworkers &&
-	    atomic_load(&sys->s_inject_len) == 0;
+	if (atomic_load(&sys->s_nparked) != sys->s_nworkers ||
+	    atomic_load(&sys->s_inject_len) != 0)
+		return false;
+	if (flags & TR_IDLE_TIMERS) {
+		/* seq_cst: plain threads' timers not yet filed by worker 0
+		 * (set before its kick, which takes s_idle_mx). */
+		if (atomic_load(&sys->s_tin_len) != 0)
+			return false;
+		for (unsigned i = 0; i < sys->s_nworkers; i++)
+			if (atomic_load_explicit(&sys->s_workers[i].w_tpending,
+			        memory_order_relaxed))
+				return false;
+	}
+	return true;
 }
 
 int
-tr_system_idle(tr_system *sys, int64_t timeout_ms)
+tr_system_idle_flags(tr_system *sys, int64_t timeout_ms, unsigned flags)
 {
-	if (sys == NULL)
+	if (sys == NULL || (flags & ~TR_IDLE_TIMERS) != 0)
 		return TR_EINVAL;
 	if (on_own_worker(sys))
 		return TR_ECONTEXT;
-	struct timespec ts;
-	if (timeout_ms >= 0) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		int64_t ns = ts.tv_nsec + (timeout_ms % 1000) * 1000000;
-		ts.tv_sec += timeout_ms / 1000 + ns / 1000000000;
-		ts.tv_nsec = ns % 1000000000;
-	}
+	int64_t deadline = timeout_ms < 0 || timeout_ms > ((int64_t) 1 << 41)
+	    ? -1
+	    : tr__now_ns() + timeout_ms * 1000000;
 	int rv = 0;
 	pthread_mutex_lock(&sys->s_idle_mx);
-	while (!idle_now(sys)) {
-		if (atomic_load(&sys->s_stopping))
+	while (!idle_now(sys, flags)) {
+		if (atomic_load(&sys->s_stopping)) {
+			rv = TR_ESTOPPED;
 			break;
-		if (timeout_ms < 0) {
-			pthread_cond_wait(&sys->s_idle_cv, &sys->s_idle_mx);
-		} else if (pthread_cond_timedwait(&sys->s_idle_cv,
-		               &sys->s_idle_mx, &ts) != 0 &&
-		    !idle_now(sys)) {
+		}
+		if (!tr__cond_wait_until(&sys->s_idle_cv, &sys->s_idle_mx,
+		        deadline)) {
 			rv = TR_ETIMEDOUT;
 			break;
 		}
 	}
 	pthread_mutex_unlock(&sys->s_idle_mx);
 	return rv;
+}
+
+int
+tr_system_idle(tr_system *sys, int64_t timeout_ms)
+{
+	return tr_system_idle_flags(sys, timeout_ms, 0);
 }
 
 int

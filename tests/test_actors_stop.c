@@ -5,7 +5,9 @@
  * tr_system_stop frees everything: many live actors with queued messages
  * and states with destructors (each destructor runs exactly once, ASan
  * finds no leak), systems started and stopped in a loop, two systems in
- * one process at once.
+ * one process at once; an actor that never yields makes stop give up
+ * after its deadline (TR_ETIMEDOUT, a report, nothing freed) until it
+ * ends.
  */
 
 #include <setjmp.h>
@@ -296,6 +298,211 @@ test_two_systems(void **unused)
 	tu_assert_no_failures();
 }
 
+/* ------------------------------------------------ stop with a deadline */
+
+static atomic_int stuck_started, stuck_release;
+
+/* stuck_spin loops until the test lets go (bounded in time): code that
+ * never yields, as far as the runtime can tell. */
+static void
+stuck_spin(void)
+{
+	atomic_fetch_add(&stuck_started, 1);
+	tu_deadline d = tu_deadline_ms(30000 * TU_SLOW);
+	while (!atomic_load(&stuck_release) && !tu_expired(&d)) {
+	}
+}
+
+static void
+stuck_proc(tr_ctx *cx, void *state)
+{
+	(void) cx;
+	payload_state *s = state;
+	atomic_fetch_add(s->handled, 1);
+	stuck_spin();
+}
+
+static int
+stuck_fn(tr_ctx *cx, tr_msg *m, void *state)
+{
+	(void) cx;
+	(void) m;
+	payload_state *s = state;
+	atomic_fetch_add(s->handled, 1);
+	stuck_spin();
+	return TR_CONTINUE;
+}
+
+static payload_state *
+new_ps(uint32_t index, atomic_int *dtors, atomic_long *handled)
+{
+	payload_state *s = calloc(1, sizeof *s);
+	assert_non_null(s);
+	s->index = index;
+	s->dtors = dtors;
+	s->handled = handled;
+	s->buffer = malloc(64);
+	assert_non_null(s->buffer);
+	s->relay_to = TR_PID_NIL;
+	return s;
+}
+
+/* stop_lines counts the log lines naming pid that say it still runs, and
+ * returns the largest "at least N ms" among them in *most_ms. */
+static int
+stop_lines(tu_log *log, tr_pid pid, const char *kind, const char *name,
+    long long *most_ms)
+{
+	char pb[TR_PID_FMT_MAX];
+	tr_pid_format(pid, pb, sizeof pb);
+	int found = 0;
+	*most_ms = -1;
+	pthread_mutex_lock(&log->mu);
+	int n = log->n < TU_LOG_LINES ? log->n : TU_LOG_LINES;
+	for (int i = 0; i < n; i++) {
+		const char *l = log->line[i];
+		if (strstr(l, pb) == NULL || strstr(l, "still runs") == NULL)
+			continue;
+		TU_CHECK(log->level[i] == TR_LOG_ERROR);
+		TU_CHECK(strstr(l, kind) != NULL);
+		TU_CHECK(strstr(l, name) != NULL);
+		TU_CHECK(strstr(l, "worker") != NULL);
+		const char *al = strstr(l, "at least ");
+		long long ms = -1;
+		TU_CHECK(
+		    al != NULL && sscanf(al, "at least %lld ms", &ms) == 1);
+		if (ms > *most_ms)
+			*most_ms = ms;
+		found++;
+	}
+	pthread_mutex_unlock(&log->mu);
+	return found;
+}
+
+/*
+ * A process and an event actor that never yield (each a busy loop, one on
+ * each worker): stop gives up after its deadline with TR_ETIMEDOUT, logs
+ * both (pid, name, kind, worker, time in the turn) and frees nothing;
+ * called again it waits again; once the loops end, it stops and frees all.
+ */
+static void
+test_stop_deadline(void **unused)
+{
+	(void) unused;
+	tu_reset_failures();
+	enum { TIMEOUT_MS = 100, N = 50 };
+	atomic_store(&stuck_started, 0);
+	atomic_store(&stuck_release, 0);
+	atomic_int dtors[N + 2];
+	for (int i = 0; i < N + 2; i++)
+		atomic_init(&dtors[i], 0);
+	atomic_long handled = 0;
+	tu_log log;
+	tu_log_init(&log);
+	tr_system_config cfg = TR_SYSTEM_CONFIG_INIT;
+	cfg.workers = 2;
+	cfg.log = tu_log_fn;
+	cfg.log_arg = &log;
+	cfg.stop_timeout_ms = TIMEOUT_MS;
+	tr_system *sys = NULL;
+	assert_int_equal(tr_system_start(&sys, &cfg), 0);
+
+	/* Bystanders with destructors and queued messages. */
+	for (uint32_t i = 0; i < N; i++) {
+		tr_pid p = spawn_ps(sys, i, dtors, &handled);
+		assert_int_equal(tr_system_send(sys, p, T_DATA, "x", 1), 0);
+	}
+	tu_assert_left(sys, N);
+
+	/* The stuck ones, one per worker. */
+	tr_pid proc, actor;
+	tr_spawn_opts o = { .state_free = ps_free };
+	assert_int_equal(tr_spawn_process(sys, &proc, stuck_proc,
+	                     new_ps(N, dtors, &handled), &o),
+	    0);
+	assert_int_equal(tr_register(sys, "spinner", proc), 0);
+	tu_deadline d = tu_deadline_ms(10000 * TU_SLOW);
+	while (atomic_load(&stuck_started) < 1 && tu_poll(&d)) {
+	}
+	assert_int_equal(atomic_load(&stuck_started), 1);
+	assert_int_equal(tr_spawn(sys, &actor, stuck_fn,
+	                     new_ps(N + 1, dtors, &handled), &o),
+	    0);
+	assert_int_equal(tr_system_send(sys, actor, T_DATA, NULL, 0), 0);
+	while (atomic_load(&stuck_started) < 2 && tu_poll(&d)) {
+	}
+	assert_int_equal(atomic_load(&stuck_started), 2);
+
+	/* First call: gives up after the deadline, frees nothing. */
+	uint64_t t0 = tu_now_ns();
+	assert_int_equal(tr_system_stop(sys), TR_ETIMEDOUT);
+	assert_true(tu_now_ns() - t0 >= (uint64_t) TIMEOUT_MS * 1000000u);
+	long long ms_p1, ms_a1, ms_p2, ms_a2;
+	assert_int_equal(stop_lines(&log, proc, "process", "'spinner'", &ms_p1),
+	    1);
+	assert_int_equal(stop_lines(&log, actor, "event actor", "(no name)",
+	                     &ms_a1),
+	    1);
+	assert_true(ms_p1 >= TIMEOUT_MS && ms_a1 >= TIMEOUT_MS);
+	for (int i = 0; i < tu_log_count(&log) && i < TU_LOG_LINES; i++)
+		printf("# log: %s\n", log.line[i]);
+	assert_true(tu_log_find(&log, NULL, "gave up",
+	                "call tr_system_stop "
+	                "again",
+	                NULL) >= 0);
+	for (int i = 0; i < N + 2; i++)
+		assert_int_equal(atomic_load(&dtors[i]), 0);
+	/* The system is stopping, not freed: these still answer. */
+	assert_int_equal(tr_system_idle(sys, 0), TR_ESTOPPED);
+	assert_true(tr_is_alive(sys, proc));
+
+	/* Second call: waits again; the turns are reported as longer. */
+	assert_int_equal(tr_system_stop(sys), TR_ETIMEDOUT);
+	assert_int_equal(stop_lines(&log, proc, "process", "'spinner'", &ms_p2),
+	    2);
+	assert_int_equal(stop_lines(&log, actor, "event actor", "(no name)",
+	                     &ms_a2),
+	    2);
+	assert_true(ms_p2 >= 2 * TIMEOUT_MS && ms_a2 >= 2 * TIMEOUT_MS);
+	for (int i = 0; i < N + 2; i++)
+		assert_int_equal(atomic_load(&dtors[i]), 0);
+
+	/* Let the loops end: a call then succeeds (maybe not the first, on
+	 * a loaded machine) and everything is freed. */
+	atomic_store(&stuck_release, 1);
+	int rv;
+	d = tu_deadline_ms(30000 * TU_SLOW);
+	while ((rv = tr_system_stop(sys)) == TR_ETIMEDOUT && tu_poll(&d)) {
+	}
+	assert_int_equal(rv, 0);
+	for (int i = 0; i < N + 2; i++)
+		assert_int_equal(atomic_load(&dtors[i]), 1);
+	assert_int_equal(log.newlines, 0);
+	tu_log_fini(&log);
+	tu_assert_no_failures();
+}
+
+/* The deadline does not delay a stop whose turns end at once. */
+static void
+test_stop_deadline_quick(void **unused)
+{
+	(void) unused;
+	tr_system_config cfg = TR_SYSTEM_CONFIG_INIT;
+	cfg.stop_timeout_ms = 60000;
+	for (int r = 0; r < 20; r++) {
+		tr_system *sys = NULL;
+		assert_int_equal(tr_system_start(&sys, &cfg), 0);
+		uint64_t t0 = tu_now_ns();
+		assert_int_equal(tr_system_stop(sys), 0);
+		assert_true(tu_now_ns() - t0 < 30000000000u);
+	}
+	/* Negative: no limit (and the turns end, so it returns). */
+	cfg.stop_timeout_ms = -1;
+	tr_system *sys = NULL;
+	assert_int_equal(tr_system_start(&sys, &cfg), 0);
+	assert_int_equal(tr_system_stop(sys), 0);
+}
+
 int
 main(void)
 {
@@ -304,6 +511,8 @@ main(void)
 		cmocka_unit_test(test_stop_ring_running),
 		cmocka_unit_test(test_start_stop_loop),
 		cmocka_unit_test(test_two_systems),
+		cmocka_unit_test(test_stop_deadline),
+		cmocka_unit_test(test_stop_deadline_quick),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -107,6 +107,9 @@ typedef struct tr_system_config {
 	/* Stack size of a process (virtual; only touched pages are
 	 * resident); 0: 64 KiB; at most TR_STACK_MAX. */
 	size_t stack_size;
+	/* Milliseconds tr_system_stop waits for running turns to end before
+	 * it reports them and returns TR_ETIMEDOUT; 0: 5000; < 0: no limit. */
+	int64_t stop_timeout_ms;
 } tr_system_config;
 
 /* TR_MAX_ACTORS is the largest max_actors (2^32 - 4096: slot numbers
@@ -134,20 +137,55 @@ TR_API int tr_system_start(tr_system **sysp, const tr_system_config *cfg);
  * tr_system_stop stops the workers once each finishes its current turn,
  * ends every actor still alive with reason shutdown (destructors run,
  * tr_wait callers wake), frees every message and block, and frees sys.
- * Call tr_system_idle or tr_wait first to let work finish.  Returns 0, or
- * TR_ECONTEXT if called from one of sys's own workers (sys is then left
- * running).
- * Thread: any but sys's workers.
+ * Call tr_system_idle or tr_wait first to let work finish.
+ *
+ * A turn cannot be interrupted: an actor that never returns from its
+ * handler, or a process that never blocks, yields or ends (a loop, a
+ * blocking system call) would hold its worker for ever.  So stop waits at
+ * most cfg.stop_timeout_ms (default 5 s) for the turns under way to end;
+ * then it logs, at level error, one line per worker still busy (the
+ * actor's pid, registered name, kind, the worker, and for how long at
+ * least that turn has run) and returns TR_ETIMEDOUT.  sys is then
+ * stopping but not freed: no new turn starts, the workers that finished
+ * are gone, the busy turns go on, and nothing they may touch is freed.
+ * Call tr_system_stop again to wait again (another stop_timeout_ms) once
+ * the stuck code has been made to return; until a call returns 0, sys
+ * (and all it holds) stays allocated.  Other calls on sys in that state
+ * act as on a system being stopped: tr_system_idle, spawns,
+ * tr_system_send and tr_system_send_after return TR_ESTOPPED.
+ *
+ * Returns 0 (sys is freed), TR_ETIMEDOUT (see above), or TR_ECONTEXT if
+ * called from one of sys's own workers (sys is then left running).
+ * Thread: any but sys's workers; one call at a time.
  */
 TR_API int tr_system_stop(tr_system *sys);
+
+/* tr_system_idle_flags flags. */
+#define TR_IDLE_TIMERS 1u /* also wait until no timer is pending */
 
 /*
  * tr_system_idle waits until no actor of sys is runnable or running and no
  * message is waiting to be handled, or timeout_ms passes (< 0: forever).
- * Returns 0, TR_ETIMEDOUT, or TR_EINVAL (sys NULL).
+ * Pending timers (tr_send_after, receive timeouts, tr_sleep, call
+ * timeouts) do not count: it may return while a timer will still post a
+ * message; tr_system_idle_flags with TR_IDLE_TIMERS waits for those too.
+ * Returns 0, TR_ETIMEDOUT, TR_ESTOPPED if sys is being stopped, or
+ * TR_EINVAL (sys NULL).
  * Thread: any but sys's workers (TR_ECONTEXT).
  */
 TR_API int tr_system_idle(tr_system *sys, int64_t timeout_ms);
+
+/*
+ * tr_system_idle_flags is tr_system_idle with flags: with TR_IDLE_TIMERS
+ * it also waits until no timer of sys is pending (every timer has fired
+ * and its message has been handled, or was cancelled).  A process blocked
+ * in a receive with a timeout, or in tr_sleep, holds a timer: with
+ * TR_IDLE_TIMERS the wait lasts until that timeout.  Unknown flags:
+ * TR_EINVAL.
+ * Thread: any but sys's workers (TR_ECONTEXT).
+ */
+TR_API int tr_system_idle_flags(tr_system *sys, int64_t timeout_ms,
+    unsigned flags);
 
 /*
  * tr_log formats a line (printf-style, no newline) and hands it to sys's
