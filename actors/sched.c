@@ -39,6 +39,7 @@
 #include <string.h>
 
 #include "actors/actors_int.h"
+#include "actors/fault.h"
 
 #define NEXT_MAX 16
 #define INJECT_TICK 61
@@ -520,6 +521,7 @@ worker_main(void *arg)
 	tr__worker *w = arg;
 	tr_system *sys = w->w_sys;
 	tr__tls_worker = w;
+	tr__fault_thread_start(sys); /* stack overflows (fault.c) */
 	tr__proc_worker_init(w);
 	while (!atomic_load_explicit(&sys->s_stopping, memory_order_relaxed)) {
 		tr__actor *a = next_actor(w);
@@ -528,6 +530,7 @@ worker_main(void *arg)
 		w->w_sends = 0;
 		tr__actor_run(w, a);
 	}
+	tr__fault_thread_stop();
 	tr__tls_worker = NULL;
 	return NULL;
 }
@@ -536,6 +539,9 @@ int
 tr__sched_start(tr_system *sys)
 {
 	char name[16];
+	int err = tr__fault_install(sys);
+	if (err != 0)
+		return err;
 	for (unsigned i = 0; i < sys->s_nworkers; i++) {
 		tr__worker *w = &sys->s_workers[i];
 		snprintf(name, sizeof(name), "troupe-w%u", i % 10000u);
@@ -545,6 +551,7 @@ tr__sched_start(tr_system *sys)
 			tr__sched_wake_all(sys);
 			for (unsigned j = 0; j < i; j++)
 				tr__thread_join(sys->s_workers[j].w_thread);
+			tr__fault_uninstall();
 			return rv;
 		}
 	}
@@ -558,4 +565,5 @@ tr__sched_stop(tr_system *sys)
 	tr__sched_wake_all(sys);
 	for (unsigned i = 0; i < sys->s_nworkers; i++)
 		tr__thread_join(sys->s_workers[i].w_thread);
+	tr__fault_uninstall();
 }
