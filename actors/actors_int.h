@@ -698,8 +698,11 @@ uint64_t tr__now_ms(tr_system *sys);
 int tr__names_init(tr_system *sys);
 void tr__names_fini(tr_system *sys);
 void tr__names_drop(tr_system *sys, tr__actor *a, tr_pid pid);
-/* tr__names_of copies pid's registered name into buf; false if none. */
-bool tr__names_of(tr_system *sys, tr_pid pid, char *buf, size_t len);
+/* tr__names_of copies a's registered name to buf (truncated to len);
+ * false if it has none, or (try) if the registry is busy.  With try it
+ * takes no lock it may wait for (the stack overflow report). */
+bool tr__names_of(tr_system *sys, tr__actor *a, char *buf, size_t len,
+    bool try);
 
 /* tr__log formats a line and hands it to the system's logging hook. */
 void tr__log(tr_system *sys, tr_log_level level, const char *fmt, ...)

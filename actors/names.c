@@ -234,24 +234,6 @@ tr__names_drop(tr_system *sys, tr__actor *a, tr_pid pid)
 	pthread_mutex_unlock(&n->n_mx);
 }
 
-bool
-tr__names_of(tr_system *sys, tr_pid pid, char *buf, size_t len)
-{
-	struct tr__names *n = sys->s_names;
-	bool found = false;
-	pthread_mutex_lock(&n->n_mx);
-	tr__mapent *me = tr__map_get(&n->n_by_slot, (uint64_t) pid.slot + 1);
-	if (me != NULL) {
-		name_ent *e = me->me_ptr;
-		if (tr_pid_eq(e->ne_pid, pid)) {
-			snprintf(buf, len, "%s", e->ne_name);
-			found = true;
-		}
-	}
-	pthread_mutex_unlock(&n->n_mx);
-	return found;
-}
-
 int
 tr_send_name(tr_ctx *cx, const char *name, uint32_t tag, const void *data,
     size_t len)
@@ -261,4 +243,29 @@ tr_send_name(tr_ctx *cx, const char *name, uint32_t tag, const void *data,
 	tr_pid pid;
 	int rv = tr_whereis(cx->cx_w->w_sys, name, &pid);
 	return rv != 0 ? rv : tr_send(cx, pid, tag, data, len);
+}
+
+bool
+tr__names_of(tr_system *sys, tr__actor *a, char *buf, size_t len, bool try)
+{
+	/* seq_cst: pairs with tr_register's flag-then-check. */
+	if (len == 0 ||
+	    (atomic_load_explicit(&a->a_xflags, memory_order_seq_cst) &
+	        TR__X_NAMED) == 0)
+		return false;
+	struct tr__names *n = sys->s_names;
+	if (try ? pthread_mutex_trylock(&n->n_mx) != 0
+	        : pthread_mutex_lock(&n->n_mx) != 0)
+		return false;
+	tr__mapent *e = tr__map_get(&n->n_by_slot, (uint64_t) a->a_slot + 1);
+	bool found = e != NULL;
+	if (found) {
+		const name_ent *ne = e->me_ptr;
+		size_t i = 0;
+		for (; i + 1 < len && ne->ne_name[i] != '\0'; i++)
+			buf[i] = ne->ne_name[i];
+		buf[i] = '\0';
+	}
+	pthread_mutex_unlock(&n->n_mx);
+	return found;
 }

@@ -51,6 +51,7 @@
 #include <time.h>
 
 #include "actors/actors_int.h"
+#include "actors/fault.h"
 
 #define NEXT_MAX 16
 #define INJECT_TICK 61
@@ -570,6 +571,7 @@ worker_main(void *arg)
 	tr__worker *w = arg;
 	tr_system *sys = w->w_sys;
 	tr__tls_worker = w;
+	tr__fault_thread_start(sys); /* stack overflows (fault.c) */
 	tr__proc_worker_init(w);
 	while (!atomic_load_explicit(&sys->s_stopping, memory_order_relaxed)) {
 		tr__actor *a = next_actor(w);
@@ -586,6 +588,7 @@ worker_main(void *arg)
 		tr__actor_run(w, a);
 		atomic_store_explicit(&w->w_running, 0, memory_order_relaxed);
 	}
+	tr__fault_thread_stop();
 	tr__tls_worker = NULL;
 	/* Tell tr__sched_stop, which waits with a deadline. */
 	pthread_mutex_lock(&sys->s_idle_mx);
@@ -600,6 +603,9 @@ int
 tr__sched_start(tr_system *sys)
 {
 	char name[16];
+	int err = tr__fault_install(sys);
+	if (err != 0)
+		return err;
 	for (unsigned i = 0; i < sys->s_nworkers; i++) {
 		tr__worker *w = &sys->s_workers[i];
 		snprintf(name, sizeof(name), "troupe-w%u", i % 10000u);
@@ -609,6 +615,7 @@ tr__sched_start(tr_system *sys)
 			tr__sched_wake_all(sys);
 			for (unsigned j = 0; j < i; j++)
 				tr__thread_join(sys->s_workers[j].w_thread);
+			tr__fault_uninstall();
 			return rv;
 		}
 	}
@@ -666,5 +673,8 @@ tr__sched_stop(tr_system *sys, int64_t timeout_ms)
 			w->w_joined = true;
 		}
 	}
-	return left == 0 ? 0 : TR_ETIMEDOUT;
+	if (left != 0)
+		return TR_ETIMEDOUT;
+	tr__fault_uninstall();
+	return 0;
 }

@@ -3,38 +3,40 @@
 
 /*
  * Design notes: process stacks (the reasons and the measurements are in
- * docs/decisions/0013-process-stacks.md).
+ * docs/decisions/0013-process-stacks.md and 0016-stack-guards-and-overflow.md).
  *
  * Slots.  Stacks are carved from regions, each one anonymous private
  * mapping (MAP_NORESERVE: a million 64 KiB stacks reserve no swap;
  * MADV_NOHUGEPAGE: where transparent huge pages are "always", a first
- * touch would otherwise fault in 2 MiB spanning some thirty stacks).
- * A region holds 64 slots, then twice as many as the previous region, up
- * to 1024, so a million stacks take about a thousand mappings.  A slot is
- * one page followed by the stack [lo, hi):
+ * touch would otherwise fault in 2 MiB spanning many stacks).  A region
+ * holds 64 slots, then twice as many as the previous region, up to 1024,
+ * so a million stacks take about a thousand mappings.  A slot is a guard
+ * gap followed by the stack [lo, hi):
  *
- *	| gap page | lo ............................ hi |
- *	            ^ canary (unguarded)  watermark ^   ^ first frame
+ *	| guard gap (GAP bytes) | lo .......................... hi |
+ *	                                         watermark ^    ^ first frame
  *
- * Guards.  While the guard budget lasts, the gap page of a newly carved
- * slot is made PROT_NONE, and overflowing the stack faults there.  Each
- * guard splits its region's mapping, two map entries per guarded stack,
- * and a process may have only vm.max_map_count entries (65,530 by default)
- * before mmap, mprotect and malloc fail.  The default budget is a quarter
- * of the entries still free when the pool is made, i.e. guards may use
- * half of what is left: ~16 k guarded stacks on a default Linux.  If
- * mprotect fails anyway, guarding stops.  Stacks carved later have no
- * guard: their gap page is an unprotected red zone, so a small overflow
- * lands in the stack's own gap rather than in a neighbour.
+ * The gap is as large as the stack, at most GAP_MAX (64 KiB) and at least
+ * a page: a frame (or alloca) smaller than the gap cannot step over it
+ * into the neighbour below, whatever code made it.
  *
- * Canary.  An unguarded stack's canary is its lowest CANARY_BYTES, which
- * must read as zero.  A written magic word would make the lowest page of
- * every unguarded stack resident, doubling the memory of an idle process;
- * an untouched anonymous page reads as zeros without being allocated (the
- * shared zero page), and every frame that overflows into it writes return
- * addresses and saved registers, which are not zero.  The stack pool keeps
- * the canary zero: a stack whose canary was hit is given back to the OS
- * when it is put back, which zeroes it.
+ * Guards.  Every stack handed out has its gap guarded; none is ever
+ * given out without one (the pool returns NULL instead).
+ *  - Linux >= 6.13: MADV_GUARD_INSTALL (advice 102) marks the gap in the
+ *    page tables.  It splits no mapping, costs no memory and survives
+ *    MADV_DONTNEED of neighbouring pages.  The pool probes it once, when
+ *    it is made.
+ *  - Older kernels (and TR__STACK_MPROTECT, for tests): mprotect(PROT_NONE)
+ *    of the gap, which splits the region's mapping: two map entries per
+ *    stack, and a process may have only vm.max_map_count of them (65,530
+ *    by default) before mmap, mprotect and malloc fail.  The budget is a
+ *    quarter of the entries still free when the pool is made (guards may
+ *    use half of what is left).  tr__stack_reserve refuses a process past
+ *    it (TR_ELIMIT at spawn), so no stack ever runs unguarded.
+ *
+ * Nothing reads a page that was never written: on some kernels (seen on
+ * 6.18) a read of a never-written anonymous page makes it resident.  The
+ * only read is the watermark, in the top page, which get writes first.
  *
  * Putting back.  MADV_DONTNEED of everything below the top page (a
  * "trim") gives the pages back to the OS, but it is a system call, and
@@ -52,11 +54,15 @@
  *    steady spawn and exit the same few warm stacks go round untrimmed;
  *    when many processes end at once, all but DIRTY_MAX are trimmed, so
  *    the extra memory is at most DIRTY_MAX * (stack size - one page);
- *  - a stack whose canary was hit is always trimmed, which zeroes it.
+ *  - a stack that overflowed (its guard was hit) is always trimmed;
+ *  - a "bare" stack (never used, or compacted: no page resident) is put
+ *    back untouched; get writes its watermark.
+ * Trimming never touches the gap: guards stay installed for the life of
+ * the pool.
  *
  * Locking.  One mutex guards the free list (LIFO, so the warmest stack is
  * reused first), the carve cursor and the guard budget.  System calls
- * (mprotect of a guard, madvise) are made outside it, except for mapping
+ * (guard installation, madvise) are made outside it, except for mapping
  * a new region.
  */
 
@@ -65,6 +71,7 @@
 #endif
 
 #include <assert.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -76,6 +83,7 @@
 #include <unistd.h>
 
 #include "actors/ctx.h"
+#include "troupe/troupe.h"
 
 /* Under valgrind, each stack is registered so that switching to it is not
  * taken for a wild stack-pointer change (the macros cost nothing when
@@ -87,7 +95,7 @@
 #define TR_VG_REGISTER(lo, hi) VALGRIND_STACK_REGISTER((lo), (hi))
 #define TR_VG_DEREGISTER(id) VALGRIND_STACK_DEREGISTER(id)
 /* Below a stack's pointer valgrind sees no-access memory; the pool reads
- * its watermark and canary there on purpose. */
+ * its watermark there on purpose. */
 #define TR_VG_DEFINED(p, n) VALGRIND_MAKE_MEM_DEFINED((p), (n))
 #endif
 #endif
@@ -114,12 +122,16 @@
 #ifndef MAP_NORESERVE
 #define MAP_NORESERVE 0
 #endif
+/* Linux 6.13 (glibc 2.36 lacks the name). */
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
 
 #define MIN_STACK ((size_t) 8 << 10)
 #define MAX_STACK ((size_t) 1 << 30)
+#define GAP_MAX ((size_t) 64 << 10)
 #define REGION_MIN 64
 #define REGION_MAX 1024
-#define CANARY_BYTES 64
 #define WATERMARK_BYTES 64
 #define WATERMARK 0x7472737461636b21ull /* "trstack!" */
 /* FORCE_EVERY may be set at build time to measure the policy. */
@@ -129,6 +141,8 @@
 #define DIRTY_MAX 64
 /* Guards when vm.max_map_count cannot be read (not Linux). */
 #define GUARDS_UNKNOWN 4096
+/* Attempts at a guard that the kernel interrupts (EINTR, EAGAIN). */
+#define GUARD_TRIES 8
 
 typedef struct region {
 	struct region *r_next;
@@ -142,9 +156,17 @@ typedef struct region {
 struct tr__stack_pool {
 	pthread_mutex_t sp_mx;
 	size_t sp_page;
-	size_t sp_size;   /* usable bytes: hi - lo */
-	size_t sp_slot;   /* gap page + stack */
-	size_t sp_guards; /* guards still allowed (under sp_mx) */
+	size_t sp_size; /* usable bytes: hi - lo */
+	size_t sp_gap;  /* guard gap below lo */
+	size_t sp_slot; /* gap + stack */
+	bool sp_madv;   /* MADV_GUARD_INSTALL works (else mprotect) */
+	/* mprotect only: stacks allowed at once (immutable), and stacks
+	 * reserved by processes.  Relaxed: a counter checked against a
+	 * bound, nothing else is published through it. */
+	size_t sp_cap;
+	atomic_size_t sp_reserved;
+	atomic_bool sp_refused; /* a reservation was refused (relaxed) */
+	size_t sp_guards; /* mprotect: guards still allowed (under sp_mx) */
 	tr__stack *sp_free;
 	region *sp_regions; /* newest first: carving happens in the head */
 	size_t sp_nregions;
@@ -157,7 +179,6 @@ struct tr__stack_pool {
 	 * the stacks themselves travel under sp_mx. */
 	atomic_uint sp_dirty;
 };
-
 /* ---------------------------------------------------------- map budget */
 
 /* Reads a small decimal number from a file; -1 if it cannot. */
@@ -213,6 +234,35 @@ default_guards(void)
 	return (size_t) (max - cur) / 4;
 }
 
+/* ------------------------------------------------------------- guards */
+
+/* madv_guard marks [p, p + len) as a guard region; 0 or an errno. */
+static int
+madv_guard(void *p, size_t len)
+{
+	for (int i = 0; i < GUARD_TRIES; i++) {
+		if (madvise(p, len, MADV_GUARD_INSTALL) == 0)
+			return 0;
+		if (errno != EINTR && errno != EAGAIN)
+			return errno;
+	}
+	return EAGAIN;
+}
+
+/* madv_works tells whether this kernel has MADV_GUARD_INSTALL: it marks a
+ * page of a scratch mapping (EINVAL before Linux 6.13). */
+static bool
+madv_works(size_t page)
+{
+	void *p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return false;
+	bool ok = madv_guard(p, page) == 0;
+	munmap(p, 2 * page);
+	return ok;
+}
+
 /* -------------------------------------------------------------- slots */
 
 static void
@@ -223,6 +273,8 @@ watermark_set(tr__stack *s, size_t page)
 		w[i] = WATERMARK;
 }
 
+/* watermark_ok reads the watermark: only of a stack that is not bare,
+ * whose top page has been written. */
 static bool
 watermark_ok(const tr__stack *s, size_t page)
 {
@@ -269,10 +321,12 @@ fail:
 }
 
 /* Takes the next never-used slot, mapping a region if needed; under
- * sp_mx.  *guard tells whether the caller should protect its gap page. */
+ * sp_mx.  NULL when out of memory or (mprotect) out of guards. */
 static tr__stack *
-carve(tr__stack_pool *sp, bool *guard)
+carve(tr__stack_pool *sp)
 {
+	if (!sp->sp_madv && sp->sp_guards == 0)
+		return NULL;
 	region *r = sp->sp_regions;
 	if (r == NULL || r->r_carved == r->r_nslots) {
 		r = region_new(sp);
@@ -281,21 +335,32 @@ carve(tr__stack_pool *sp, bool *guard)
 	}
 	size_t i = r->r_carved++;
 	tr__stack *s = &r->r_desc[i];
-	s->lo = r->r_base + i * sp->sp_slot + sp->sp_page;
+	s->lo = r->r_base + i * sp->sp_slot + sp->sp_gap;
 	s->hi = s->lo + sp->sp_size;
-	s->guarded = false;
 	s->next = NULL;
+	s->bare = true;
+	s->guarded = false;
+	s->overflowed = false;
 	s->vg_id = (unsigned) TR_VG_REGISTER(s->lo, s->hi);
-	*guard = sp->sp_guards > 0;
-	if (*guard)
+	if (!sp->sp_madv)
 		sp->sp_guards--;
 	return s;
+}
+
+/* guard installs s's guard (outside sp_mx); false if it cannot. */
+static bool
+guard(tr__stack_pool *sp, tr__stack *s)
+{
+	char *gap = s->lo - sp->sp_gap;
+	if (sp->sp_madv)
+		return madv_guard(gap, sp->sp_gap) == 0;
+	return mprotect(gap, sp->sp_gap, PROT_NONE) == 0;
 }
 
 /* ---------------------------------------------------------------- pool */
 
 tr__stack_pool *
-tr__stack_pool_alloc(size_t stack_size, size_t max_guards)
+tr__stack_pool_alloc(size_t stack_size, size_t max_guards, unsigned flags)
 {
 	long pg = sysconf(_SC_PAGESIZE);
 	size_t page = pg > 0 ? (size_t) pg : 4096;
@@ -314,8 +379,16 @@ tr__stack_pool_alloc(size_t stack_size, size_t max_guards)
 	}
 	sp->sp_page = page;
 	sp->sp_size = size;
-	sp->sp_slot = page + size;
+	sp->sp_gap = size < GAP_MAX ? size : GAP_MAX;
+	if (sp->sp_gap < page)
+		sp->sp_gap = page;
+	sp->sp_gap = (sp->sp_gap + page - 1) & ~(page - 1);
+	sp->sp_slot = sp->sp_gap + size;
+	sp->sp_madv = (flags & TR__STACK_MPROTECT) == 0 && madv_works(page);
 	sp->sp_guards = max_guards != 0 ? max_guards : default_guards();
+	sp->sp_cap = sp->sp_madv ? SIZE_MAX : sp->sp_guards;
+	atomic_init(&sp->sp_reserved, 0);
+	atomic_init(&sp->sp_refused, false);
 	atomic_init(&sp->sp_puts, 0);
 	atomic_init(&sp->sp_dirty, 0);
 	return sp;
@@ -347,57 +420,105 @@ tr__stack_size(const tr__stack_pool *sp)
 	return sp->sp_size;
 }
 
+size_t
+tr__stack_gap(const tr__stack_pool *sp)
+{
+	return sp->sp_gap;
+}
+
+bool
+tr__stack_madv_guards(const tr__stack_pool *sp)
+{
+	return sp->sp_madv;
+}
+
+int
+tr__stack_reserve(tr__stack_pool *sp, bool *first_refusal)
+{
+	if (sp->sp_cap == SIZE_MAX)
+		return 0;
+	/* Relaxed: a bounded counter (see sp_reserved). */
+	size_t n = atomic_fetch_add_explicit(&sp->sp_reserved, 1,
+	    memory_order_relaxed);
+	if (n < sp->sp_cap)
+		return 0;
+	atomic_fetch_sub_explicit(&sp->sp_reserved, 1, memory_order_relaxed);
+	/* Relaxed: only one caller must see false; nothing is published. */
+	*first_refusal = !atomic_exchange_explicit(&sp->sp_refused, true,
+	    memory_order_relaxed);
+	return TR_ELIMIT;
+}
+
+void
+tr__stack_unreserve(tr__stack_pool *sp)
+{
+	if (sp->sp_cap == SIZE_MAX)
+		return;
+	/* Relaxed: see tr__stack_reserve. */
+	atomic_fetch_sub_explicit(&sp->sp_reserved, 1, memory_order_relaxed);
+}
+
+size_t
+tr__stack_cap(const tr__stack_pool *sp)
+{
+	return sp->sp_cap;
+}
+
 tr__stack *
 tr__stack_get(tr__stack_pool *sp)
 {
-	bool guard = false, fresh = false;
 	pthread_mutex_lock(&sp->sp_mx);
 	tr__stack *s = sp->sp_free;
-	if (s != NULL) {
+	if (s != NULL)
 		sp->sp_free = s->next;
-	} else {
-		s = carve(sp, &guard);
-		fresh = s != NULL;
-	}
+	else
+		s = carve(sp);
 	if (s != NULL)
 		sp->sp_live++;
 	pthread_mutex_unlock(&sp->sp_mx);
 	if (s == NULL)
 		return NULL;
 	s->next = NULL;
-	if (!fresh) {
-		if (sp->sp_size > sp->sp_page && !watermark_ok(s, sp->sp_page))
-			atomic_fetch_sub_explicit(&sp->sp_dirty, 1,
-			    memory_order_relaxed);
-		return s;
-	}
-
-	/* A never-used slot: all zero, so the canary is in place already. */
-	if (guard) {
-		if (mprotect(s->lo - sp->sp_page, sp->sp_page, PROT_NONE) ==
-		    0) {
-			s->guarded = true;
-		} else {
-			/* Out of map entries (ENOMEM): stop guarding. */
+	if (!s->guarded) {
+		/* A never-used slot. */
+		if (!guard(sp, s)) {
+			/* Out of map entries (mprotect) or memory: no stack
+			 * runs unguarded, so none, and (mprotect) no more
+			 * carving.  The slot goes to the free list unguarded
+			 * and gets another try when taken again. */
 			pthread_mutex_lock(&sp->sp_mx);
-			sp->sp_guards = 0;
+			if (!sp->sp_madv)
+				sp->sp_guards = 0;
+			sp->sp_live--;
+			s->next = sp->sp_free;
+			sp->sp_free = s;
 			pthread_mutex_unlock(&sp->sp_mx);
+			return NULL;
 		}
+		s->guarded = true;
 	}
-	if (sp->sp_size > sp->sp_page)
-		watermark_set(s, sp->sp_page);
+	if (s->bare) {
+		/* Nothing resident: write the watermark (the process's first
+		 * frame writes that page anyway). */
+		s->bare = false;
+		if (sp->sp_size > sp->sp_page)
+			watermark_set(s, sp->sp_page);
+	} else if (sp->sp_size > sp->sp_page && !watermark_ok(s, sp->sp_page)) {
+		atomic_fetch_sub_explicit(&sp->sp_dirty, 1,
+		    memory_order_relaxed);
+	}
 	return s;
 }
 
 /* trim_wanted decides whether put gives s's lower pages back (see the
  * design notes); a dirty stack it keeps is counted in sp_dirty.  Only for
- * stacks of more than one page. */
+ * stacks of more than one page that are not bare. */
 static bool
 trim_wanted(tr__stack_pool *sp, const tr__stack *s)
 {
 	unsigned n = atomic_fetch_add_explicit(&sp->sp_puts, 1,
 	    memory_order_relaxed);
-	if (!tr__stack_check(s))
+	if (s->overflowed)
 		return true;
 	if (watermark_ok(s, sp->sp_page))
 		return n % FORCE_EVERY == FORCE_EVERY - 1;
@@ -418,24 +539,18 @@ tr__stack_put(tr__stack_pool *sp, tr__stack *s)
 	 * entry) leave their red zones poisoned; the next process must not
 	 * inherit them.
 	 */
-	char *from = s->guarded ? s->lo : s->lo - page;
-	void *bad = __asan_region_is_poisoned(from, (size_t) (s->hi - from));
+	void *bad = __asan_region_is_poisoned(s->lo, (size_t) (s->hi - s->lo));
 	if (bad != NULL)
 		__asan_unpoison_memory_region(bad,
 		    (size_t) (s->hi - (char *) bad));
 #endif
-	if (sp->sp_size <= page) {
-		/* One page (large pages): nothing below the top to give
-		 * back, and the canary lives in the page in use. */
-		if (!tr__stack_check(s))
-			memset(s->lo, 0, CANARY_BYTES);
-	} else if (trim_wanted(sp, s)) {
-		/* An unguarded stack's gap page may have been hit by an
-		 * overflow too: drop it with the rest. */
-		char *lo = s->guarded ? s->lo : s->lo - page;
-		(void) madvise(lo, (size_t) (s->hi - page - lo), MADV_DONTNEED);
+	if (!s->bare && sp->sp_size > page && trim_wanted(sp, s)) {
+		/* The gap is left alone: its guard stays. */
+		(void) madvise(s->lo, (size_t) (s->hi - page - s->lo),
+		    MADV_DONTNEED);
 		watermark_set(s, page);
 	}
+	s->overflowed = false;
 	pthread_mutex_lock(&sp->sp_mx);
 	assert(sp->sp_live > 0);
 	sp->sp_live--;
@@ -468,11 +583,12 @@ tr__stack_save(tr__stack_pool *sp, tr__stack *s, const void *sp_now,
 	void *buf = malloc(len > 0 ? len : 1);
 	if (buf == NULL)
 		return false;
+	(void) sp;
 	copy_raw(buf, sp_now, len);
-	/* Everything goes, the gap page of an unguarded stack with it; the
-	 * canary (zero) and the watermark come back on restore. */
-	char *lo = s->guarded ? s->lo : s->lo - sp->sp_page;
-	(void) madvise(lo, (size_t) (s->hi - lo), MADV_DONTNEED);
+	/* Every page goes (the guard stays); the watermark comes back on
+	 * restore. */
+	(void) madvise(s->lo, (size_t) (s->hi - s->lo), MADV_DONTNEED);
+	s->bare = true;
 	*bufp = buf;
 	*lenp = len;
 	return true;
@@ -482,23 +598,12 @@ void
 tr__stack_restore(tr__stack_pool *sp, tr__stack *s, void *buf, size_t len)
 {
 	copy_raw(s->hi - len, buf, len);
+	s->bare = false;
 	/* The watermark is below the live part unless that part reaches
-	 * into it: then the stack is dirty anyway. */
-	if ((size_t) (s->hi - (s->hi - sp->sp_page + WATERMARK_BYTES)) <= len)
+	 * into it: then the stack is dirty anyway, and its top page was
+	 * written by the copy. */
+	if (len >= sp->sp_page - WATERMARK_BYTES)
 		return;
 	if (sp->sp_size > sp->sp_page)
 		watermark_set(s, sp->sp_page);
-}
-
-NO_ASAN bool
-tr__stack_check(const tr__stack *s)
-{
-	if (s->guarded)
-		return true;
-	const volatile uint64_t *c = (const volatile uint64_t *) (void *) s->lo;
-	TR_VG_DEFINED(s->lo, CANARY_BYTES);
-	uint64_t bits = 0;
-	for (size_t i = 0; i < CANARY_BYTES / sizeof *c; i++)
-		bits |= c[i];
-	return bits == 0;
 }

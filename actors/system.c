@@ -226,7 +226,7 @@ stop_report(tr_system *sys)
 		tr_pid pid = tr__pid_of(a);
 		char pb[TR_PID_FMT_MAX], name[TR_NAME_MAX + 3];
 		char nb[TR_NAME_MAX + 1];
-		if (tr__names_of(sys, pid, nb, sizeof(nb)))
+		if (tr__names_of(sys, a, nb, sizeof(nb), false))
 			snprintf(name, sizeof(name), "'%s'", nb);
 		else
 			snprintf(name, sizeof(name), "(no name)");

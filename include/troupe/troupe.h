@@ -65,6 +65,12 @@ typedef struct tr_exit_info {
 	char text[TR_REASON_TEXT_MAX];
 } tr_exit_info;
 
+/*
+ * TR_STACK_OVERFLOW is the reason text of a process that overflowed its
+ * stack: kind TR_REASON_ERROR, text exactly "stack_overflow" (no file:line).
+ */
+#define TR_STACK_OVERFLOW "stack_overflow"
+
 /* tr_reason_kind_name returns "normal", "shutdown", "error", ... Thread: any. */
 TR_API const char *tr_reason_kind_name(tr_reason_kind kind);
 
@@ -83,6 +89,25 @@ typedef enum tr_log_level {
  * the event happened, often a worker: it must not block for long.
  */
 typedef void (*tr_log_fn)(void *arg, tr_log_level level, const char *line);
+
+/*
+ * What a process's stack overflow does (docs/decisions/0016).  Every
+ * process stack has a guard below it; a process that runs into it gets
+ * SIGSEGV, which troupe catches on the worker's alternate signal stack.
+ */
+typedef enum tr_overflow_policy {
+	/*
+	 * Log a report (pid, registered name, stack size), end that process
+	 * with reason TR_STACK_OVERFLOW (links and monitors fire) and go on.
+	 * Its frames are abandoned, not unwound: a lock taken by code that
+	 * was running on them stays taken (for example a malloc arena lock,
+	 * if the overflow hit inside malloc), which can hang the worker later.
+	 */
+	TR_OVERFLOW_KILL = 0,
+	/* Write the report to stderr and abort the OS process (what Rust
+	 * does): nothing can hang, everything stops. */
+	TR_OVERFLOW_ABORT = 1,
+} tr_overflow_policy;
 
 /*
  * tr_system_config: all-zero means defaults.  Use TR_SYSTEM_CONFIG_INIT.
@@ -110,6 +135,8 @@ typedef struct tr_system_config {
 	/* Milliseconds tr_system_stop waits for running turns to end before
 	 * it reports them and returns TR_ETIMEDOUT; 0: 5000; < 0: no limit. */
 	int64_t stop_timeout_ms;
+	/* What a process's stack overflow does; 0: TR_OVERFLOW_KILL. */
+	tr_overflow_policy stack_overflow;
 } tr_system_config;
 
 /* TR_MAX_ACTORS is the largest max_actors (2^32 - 4096: slot numbers
