@@ -16,26 +16,38 @@
  * we had never been there).
  *
  * Ending the process.  Its frames cannot be unwound (C has no unwinding,
- * and the fault may sit in the middle of any function).  With
- * TR_OVERFLOW_KILL the handler rewrites the interrupted context so that
- * the return from the handler (sigreturn: the kernel restores the signal
- * mask and leaves the alternate stack) lands in `landing`, at the top of
- * the same process stack, as if the process had called it there.  The
- * old frames are abandoned.  landing logs the report and calls tr_exit
- * with reason TR_STACK_OVERFLOW: the ordinary path of a process that
- * exits, so links, monitors, the stack's return to the pool (trimmed:
- * the handler marks it overflowed) and the sanitizer fiber bookkeeping
- * are the usual ones.  What cannot be made safe: a lock taken by the
- * abandoned frames stays taken (malloc's arena lock if the overflow hit
- * inside malloc's slow path, a FILE's lock inside printf to a stream).
- * The report says when the faulting instruction was inside libc.  With
- * TR_OVERFLOW_ABORT, or on an architecture where we cannot rewrite the
- * context, the handler writes the report to stderr (write(2): nothing
- * else is async-signal-safe) and aborts.
+ * and the fault may sit in the middle of any function).  To end only the
+ * process, the handler rewrites the interrupted context so that the
+ * return from the handler (sigreturn: the kernel restores the signal mask
+ * and leaves the alternate stack) lands in `landing`, at the top of the
+ * same process stack, as if the process had called it there.  The old
+ * frames are abandoned.  landing logs the report and calls tr_exit with
+ * reason TR_STACK_OVERFLOW: the ordinary path of a process that exits, so
+ * links, monitors, the stack's return to the pool (trimmed: the handler
+ * marks it overflowed) and the sanitizer fiber bookkeeping are the usual
+ * ones.  What cannot be made safe: a lock taken by the abandoned frames
+ * stays taken (malloc's arena lock if the overflow hit inside malloc's
+ * slow path, a FILE's lock inside printf to a stream), and the next call
+ * that needs it hangs.
+ *
+ * The policies.  TR_OVERFLOW_KILL (the default) ends only the process
+ * when the faulting instruction is outside the runtime libraries that
+ * take locks and that we can recognise by their code range (lock_libs:
+ * libc, the dynamic loader, libpthread, the GCC sanitizer runtimes; their
+ * executable segments are read once with dl_iterate_phdr), and aborts
+ * with the report otherwise: a pc inside libc cannot tell memcpy (no
+ * lock) from _int_malloc (the arena lock) cheaply, so the conservative
+ * answer is taken.  Where libc's code was not found (a fully static
+ * executable: libc is part of the main program), every overflow counts as
+ * possibly inside libc and aborts.  TR_OVERFLOW_KILL_ALWAYS ends the
+ * process wherever the fault is (the hang risk above); TR_OVERFLOW_ABORT
+ * always aborts.  To abort, the handler writes the report to stderr
+ * (write(2): nothing else is async-signal-safe) and calls abort(); so it
+ * does on an architecture where we cannot rewrite the context.
  *
  * Process-wide state: the handler (a signal disposition is per process)
  * with a count of the systems that use it, the dispositions it replaced,
- * and libc's code range for the report.  Per worker: its alternate signal
+ * and the code ranges of the lock-taking libraries.  Per worker: its alternate signal
  * stack, a thread-local.
  */
 
@@ -84,17 +96,52 @@
 /* How far below its guard a frame's stack pointer may be (a large frame
  * whose first write hit the guard). */
 #define SP_SLACK ((uintptr_t) 1 << 20)
-#define REPORT_MAX 400
+#define REPORT_MAX 640
 #define NAME_MAX_BYTES (TR_NAME_MAX + 1)
+
+/*
+ * lock_libs: the shared objects, by the start of their file name, in
+ * whose code an overflow makes TR_OVERFLOW_KILL abort: runtime libraries
+ * that take locks a process's frames may hold, that every program has (or
+ * a sanitizer build adds), and that we can recognise by name.  Other
+ * libraries (libstdc++, nng, OpenSSL, ...) count as the user's own code.
+ * The first two entries are libc: without either, libc's code was not
+ * found (a fully static executable).
+ */
+static const char *const lock_libs[] = {
+	"libc.so.",       /* glibc (and musl's libc.so) */
+	"ld-musl-",       /* musl: libc and the dynamic loader in one */
+	"ld-linux",       /* glibc's dynamic loader (ld-linux-x86-64.so.2) */
+	"libpthread.so.", /* glibc before 2.34 */
+	"libasan.so.",    /* GCC's sanitizer runtimes */
+	"libtsan.so.",
+	"libubsan.so.",
+	"liblsan.so.",
+};
+#define LIBC_ENTRIES 2
+#define LIBS_MAX 8    /* objects matched */
+#define RANGES_MAX 24 /* their executable segments */
+#define LIB_NAME_MAX 40
+
+typedef struct code_range {
+	uintptr_t lo, hi;
+	unsigned lib; /* index in lib_name */
+} code_range;
 
 static pthread_mutex_t fault_mx = PTHREAD_MUTEX_INITIALIZER;
 static unsigned fault_users; /* systems using the handler (fault_mx) */
 /* The dispositions we replaced: written under fault_mx before our
  * handler is installed, read by it. */
 static struct sigaction old_segv, old_bus;
-/* libc's executable segments (for the report); set once. */
-static uintptr_t libc_lo[2], libc_hi[2];
-static bool libc_looked;
+/* The lock_libs found and their executable segments: written once under
+ * fault_mx, before the first handler is installed; read by the handler. */
+static code_range ranges[RANGES_MAX];
+static unsigned nranges;
+static char lib_name[LIBS_MAX][LIB_NAME_MAX];
+static unsigned nlibs;
+static bool libc_found, libs_looked;
+/* Tests: act as if no library had been found (a fully static program). */
+static bool hide_libs;
 
 typedef struct alt_stack {
 	void *as_mem;
@@ -141,13 +188,49 @@ put_u(fbuf *b, uintmax_t v, unsigned base)
 	put_s(b, out);
 }
 
-static bool
-in_libc(uintptr_t pc)
+/* lib_of names the lock_libs object whose code holds pc, or NULL. */
+static const char *
+lib_of(uintptr_t pc)
 {
-	for (int i = 0; i < 2; i++)
-		if (pc >= libc_lo[i] && pc < libc_hi[i])
-			return true;
-	return false;
+	if (hide_libs)
+		return NULL;
+	for (unsigned i = 0; i < nranges; i++)
+		if (pc >= ranges[i].lo && pc < ranges[i].hi)
+			return lib_name[ranges[i].lib];
+	return NULL;
+}
+
+static bool
+knows_libc(void)
+{
+	return libc_found && !hide_libs;
+}
+
+/*
+ * must_abort says whether the policy pol aborts an overflow at pc, and
+ * why (the end of the report).  Async-signal-safe.
+ */
+static const char *
+must_abort(tr_overflow_policy pol, uintptr_t pc)
+{
+	if (!CAN_REDIRECT)
+		return "aborting (this platform cannot end only the process)";
+	if (pol == TR_OVERFLOW_ABORT)
+		return "aborting (policy TR_OVERFLOW_ABORT)";
+	if (pol != TR_OVERFLOW_KILL)
+		return NULL;
+	if (lib_of(pc) != NULL)
+		return "a lock may be held; aborting rather than risk a hang "
+		       "(policy TR_OVERFLOW_KILL; TR_OVERFLOW_KILL_ALWAYS "
+		       "would "
+		       "end only the process, at that risk)";
+	if (!knows_libc())
+		return "libc's code was not found (a static executable?), so "
+		       "a lock may be held; aborting rather than risk a hang "
+		       "(policy TR_OVERFLOW_KILL; TR_OVERFLOW_KILL_ALWAYS "
+		       "would "
+		       "end only the process, at that risk)";
+	return NULL;
 }
 
 /* report formats the overflow report into buf; async-signal-safe. */
@@ -176,9 +259,13 @@ report(char *buf, size_t len, tr__proc *p, const char *name, uintptr_t addr,
 	put_u(&b, (uintmax_t) ((uintptr_t) s->lo - addr), 10);
 	put_s(&b, " bytes below it, pc ");
 	put_u(&b, pc, 16);
-	if (in_libc(pc))
-		put_s(&b, " in libc: a lock libc held there stays held");
 	put_s(&b, "): ");
+	const char *lib = lib_of(pc);
+	if (lib != NULL) {
+		put_s(&b, "overflow inside ");
+		put_s(&b, lib);
+		put_s(&b, ": ");
+	}
 	put_s(&b, outcome);
 }
 
@@ -197,7 +284,10 @@ landing(tr__proc *p, uintptr_t addr, uintptr_t pc)
 	    false);
 	char line[REPORT_MAX];
 	report(line, sizeof line, p, named ? name : NULL, addr, pc,
-	    "ending it with reason " TR_STACK_OVERFLOW);
+	    lib_of(pc) != NULL ? "a lock held there stays held; ending it with "
+	                         "reason " TR_STACK_OVERFLOW
+	                         " (policy TR_OVERFLOW_KILL_ALWAYS)"
+	                       : "ending it with reason " TR_STACK_OVERFLOW);
 	tr__log(sys, TR_LOG_ERROR, "%s", line);
 	tr_exit(&p->p_cx,
 	    (tr_reason){ TR_REASON_ERROR, 0, TR_STACK_OVERFLOW, NULL });
@@ -315,14 +405,13 @@ handler(int sig, siginfo_t *si, void *ucv)
 	s->overflowed = true; /* trimmed when it goes back to the pool */
 	uintptr_t pc = uc_pc(uc);
 	tr_system *sys = w->w_sys;
-	if (!CAN_REDIRECT || sys->s_cfg.stack_overflow == TR_OVERFLOW_ABORT) {
+	const char *why = must_abort(sys->s_cfg.stack_overflow, pc);
+	if (why != NULL) {
 		char name[NAME_MAX_BYTES];
 		bool named = tr__names_of(sys, a, name, sizeof name, true);
 		char line[REPORT_MAX];
 		report(line, sizeof line, p, named ? name : NULL, addr, pc,
-		    CAN_REDIRECT ? "aborting (policy TR_OVERFLOW_ABORT)"
-		                 : "aborting (this platform cannot end only "
-		                   "the process)");
+		    why);
 		fbuf b = { line + strlen(line), sizeof line - strlen(line) };
 		put_s(&b, "\n");
 		(void) !write(2, "troupe error: ", 14);
@@ -341,32 +430,56 @@ handler(int sig, siginfo_t *si, void *ucv)
 
 /* ------------------------------------------------------------ install */
 
+/* find_libs records the executable segments of each lock_libs object. */
 static int
-find_libc(struct dl_phdr_info *info, size_t size, void *arg)
+find_libs(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void) size;
 	(void) arg;
-	const char *name = info->dlpi_name;
-	if (name == NULL ||
-	    (strstr(name, "/libc.so.") == NULL &&
-	        strncmp(name, "libc.so.", 8) != 0))
+	const char *path = info->dlpi_name;
+	if (path == NULL || path[0] == '\0' || nlibs == LIBS_MAX)
 		return 0;
-	int k = 0;
-	for (int i = 0; i < info->dlpi_phnum && k < 2; i++) {
+	const char *base = strrchr(path, '/');
+	base = base != NULL ? base + 1 : path;
+	size_t k = 0;
+	for (; k < sizeof lock_libs / sizeof lock_libs[0]; k++)
+		if (strncmp(base, lock_libs[k], strlen(lock_libs[k])) == 0)
+			break;
+	if (k == sizeof lock_libs / sizeof lock_libs[0])
+		return 0;
+	unsigned lib = nlibs;
+	for (int i = 0; i < info->dlpi_phnum && nranges < RANGES_MAX; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) != 0) {
-			libc_lo[k] = info->dlpi_addr + ph->p_vaddr;
-			libc_hi[k] = libc_lo[k] + ph->p_memsz;
-			k++;
+			code_range *r = &ranges[nranges++];
+			r->lo = info->dlpi_addr + ph->p_vaddr;
+			r->hi = r->lo + ph->p_memsz;
+			r->lib = lib;
 		}
 	}
-	return 1;
+	if (nranges > 0 && ranges[nranges - 1].lib == lib) {
+		/* "libc.so.6", as the file is named */
+		size_t n = strlen(base);
+		n = n < LIB_NAME_MAX - 1 ? n : LIB_NAME_MAX - 1;
+		memcpy(lib_name[lib], base, n);
+		lib_name[lib][n] = '\0';
+		nlibs++;
+		if (k < LIBC_ENTRIES)
+			libc_found = true;
+	}
+	return 0;
+}
+
+void
+tr__fault_hide_libs(bool hide)
+{
+	hide_libs = hide;
 }
 
 int
 tr__fault_install(tr_system *sys)
 {
-	if ((unsigned) sys->s_cfg.stack_overflow > TR_OVERFLOW_ABORT) {
+	if ((unsigned) sys->s_cfg.stack_overflow > TR_OVERFLOW_KILL_ALWAYS) {
 		tr__log(sys, TR_LOG_ERROR,
 		    "tr_system_start: unknown stack_overflow policy %u",
 		    (unsigned) sys->s_cfg.stack_overflow);
@@ -375,9 +488,9 @@ tr__fault_install(tr_system *sys)
 	int rv = 0;
 	pthread_mutex_lock(&fault_mx);
 	if (fault_users == 0) {
-		if (!libc_looked) {
-			(void) dl_iterate_phdr(find_libc, NULL);
-			libc_looked = true;
+		if (!libs_looked) {
+			(void) dl_iterate_phdr(find_libs, NULL);
+			libs_looked = true;
 		}
 		struct sigaction sa;
 		memset(&sa, 0, sizeof sa);
@@ -393,12 +506,19 @@ tr__fault_install(tr_system *sys)
 	}
 	if (rv == 0)
 		fault_users++;
+	bool libc = knows_libc();
 	pthread_mutex_unlock(&fault_mx);
 	if (rv != 0)
 		tr__log(sys, TR_LOG_ERROR,
 		    "tr_system_start: cannot install the stack overflow "
 		    "handler: %s",
 		    strerror(errno));
+	else if (!libc && sys->s_cfg.stack_overflow == TR_OVERFLOW_KILL)
+		tr__log(sys, TR_LOG_WARN,
+		    "tr_system_start: libc's code was not found (a static "
+		    "executable?): a process's stack overflow will abort the "
+		    "OS process (TR_OVERFLOW_KILL_ALWAYS ends only the "
+		    "process, at the risk of a hang)");
 	return rv;
 }
 

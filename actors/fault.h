@@ -9,6 +9,8 @@
  * per worker thread.  See docs/decisions/0016-stack-guards-and-overflow.md.
  */
 
+#include <stdbool.h>
+
 #include "troupe/troupe.h"
 
 /*
@@ -28,5 +30,13 @@ void tr__fault_uninstall(void);
  */
 void tr__fault_thread_start(tr_system *sys);
 void tr__fault_thread_stop(void);
+
+/*
+ * tr__fault_hide_libs(true) makes the handler act as if none of the
+ * lock-taking libraries had been found, as in a fully static executable
+ * (libc's code is then part of the main program).  Tests only.
+ * Thread: any, before the systems it concerns start.
+ */
+void tr__fault_hide_libs(bool hide);
 
 #endif /* TROUPE_ACTORS_FAULT_H */

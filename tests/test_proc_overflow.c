@@ -2,20 +2,27 @@
 /* Copyright 2026 The troupe authors */
 
 /*
- * A process that overflows its stack ends alone (issue 7, item 2;
- * docs/decisions/0016-stack-guards-and-overflow.md): by plain recursion,
- * by recursion whose frames call snprintf, and by recursion whose frames
- * call malloc and free, the process ends with reason TR_STACK_OVERFLOW, a
- * monitor gets DOWN with that reason, a trapping linked process gets the
- * EXIT, a linked process that does not trap dies too, the report names
- * the process, and the system (one worker: the very worker that ran the
- * process) runs more processes afterwards.  Several systems share the
- * handler; faults that are not a process's overflow reach the handler
- * that was there before, and it is back when the last system stops.
- * TR_OVERFLOW_ABORT (in a child process) aborts with the report.
+ * A process's stack overflow (issue 7, item 2;
+ * docs/decisions/0016-stack-guards-and-overflow.md).
+ *
+ * Under the default policy, TR_OVERFLOW_KILL, a process that overflows
+ * by plain recursion (the fault in its own code) ends alone: reason
+ * TR_STACK_OVERFLOW, a monitor gets DOWN with that reason, a trapping
+ * linked process gets the EXIT, a linked process that does not trap dies
+ * too, the report names the process, and the system (one worker: the
+ * very worker that ran the process) runs more processes afterwards.  A
+ * process whose recursion faults inside libc (snprintf; malloc on its
+ * locked path) aborts the OS process with the report and the reason (in
+ * a child process), and so does every overflow when libc's code is not
+ * known (a fully static program, simulated).  Under
+ * TR_OVERFLOW_KILL_ALWAYS the snprintf and malloc overflows end only the
+ * process.  Several systems share the handler; faults that are not a
+ * process's overflow reach the handler that was there before, and it is
+ * back when the last system stops.  TR_OVERFLOW_ABORT (in a child
+ * process) aborts with the report.
  *
  * Sanitizers: runs under ASan (its SEGV handler is the one we chain to)
- * and TSan, with the depth scaled by their larger frames.
+ * and TSan, except where noted at the skip.
  */
 
 #ifndef _GNU_SOURCE
@@ -36,6 +43,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "actors/fault.h"
 #include "testutil.h"
 
 #define NOINLINE __attribute__((noinline))
@@ -44,9 +52,10 @@
 
 enum { T_GO = 1, T_DONE };
 
-typedef enum kind { K_PLAIN, K_PRINTF, K_MALLOC } kind;
+typedef enum kind { K_PLAIN, K_PRINTF, K_MALLOC, K_MALLOC_LOCKED } kind;
 
-static const char *kind_name[] = { "plain", "printf", "malloc" };
+static const char *kind_name[] = { "plain", "printf", "malloc",
+	"malloc_locked" };
 
 /* ------------------------------------------------------------ the log */
 
@@ -89,11 +98,17 @@ static volatile uint64_t sink;
 /* No end in practice; a bound the compiler cannot see through. */
 static volatile uint64_t limit = UINT64_MAX;
 
-static NOINLINE uint64_t
+/* plain calls nothing but itself, and no sanitizer runtime (TSan would
+ * call __tsan_func_entry at each entry), so the fault is always in it,
+ * outside libc: its prologue's pushes, the writes to its locals or the
+ * call's push of the return address. */
+static NOINLINE __attribute__((no_sanitize("address", "thread", "undefined")))
+uint64_t
 plain(uint64_t d)
 {
-	volatile char pad[96];
-	pad[d % sizeof pad] = (char) d;
+	volatile char pad[256];
+	pad[0] = (char) d;
+	pad[sizeof pad - 1] = (char) d;
 	uint64_t r = (d < limit ? plain(d + 1) : 0) + pad[(d + 7) % sizeof pad];
 	sink = r;
 	return r;
@@ -126,6 +141,25 @@ with_malloc(uint64_t d)
 	return r;
 }
 
+/*
+ * with_malloc_locked calls malloc and free on sizes above glibc's
+ * per-thread cache (1,032 bytes), so they go through _int_malloc and
+ * _int_free under the arena lock, before it recurses on a small frame:
+ * malloc's frames go deeper than this function's, so the fault is in
+ * them (checked by the tests: the report says "inside libc").
+ */
+static NOINLINE uint64_t
+with_malloc_locked(uint64_t d)
+{
+	unsigned char *p = malloc(2048 + (size_t) (d % 61) * 16);
+	if (p != NULL)
+		p[0] = (unsigned char) d;
+	free(p);
+	uint64_t r = (d < limit ? with_malloc_locked(d + 1) : 0) + 1;
+	sink = r;
+	return r;
+}
+
 /* ---------------------------------------------------------- processes */
 
 typedef struct victim_arg {
@@ -154,6 +188,9 @@ victim(tr_ctx *cx, void *arg)
 		break;
 	case K_MALLOC:
 		sink = with_malloc(0);
+		break;
+	case K_MALLOC_LOCKED:
+		sink = with_malloc_locked(0);
 		break;
 	}
 	TU_CHECK(!"the recursion returned");
@@ -256,7 +293,9 @@ start(unsigned workers, tr_overflow_policy pol)
 	return sys;
 }
 
-/* overflow_once runs one victim of kind k in sys and checks everything. */
+/* overflow_once runs one victim of kind k in sys and checks everything:
+ * K_PLAIN under TR_OVERFLOW_KILL, the others under
+ * TR_OVERFLOW_KILL_ALWAYS (TR_OVERFLOW_KILL would abort the test). */
 static void
 overflow_once(tr_system *sys, kind k, int round)
 {
@@ -267,11 +306,13 @@ overflow_once(tr_system *sys, kind k, int round)
 		 * quarantine, so every malloc may refill), and the abandoned
 		 * frames never release it: the next malloc of that size
 		 * hangs (seen).  That is the risk 0016 documents for
-		 * TR_OVERFLOW_KILL; glibc's malloc takes no lock on the path
-		 * this recursion uses (tcache).
+		 * TR_OVERFLOW_KILL_ALWAYS (TR_OVERFLOW_KILL aborts there:
+		 * test_overflow_default_aborts); glibc's malloc takes no lock
+		 * on the path this recursion uses (tcache).
 		 */
-		printf("  malloc overflow skipped under ASan (its allocator "
-		       "lock would stay held)\n");
+		printf("  malloc overflow under TR_OVERFLOW_KILL_ALWAYS "
+		       "skipped under ASan (its allocator lock would stay "
+		       "held)\n");
 		return;
 	}
 	char name[32];
@@ -307,9 +348,18 @@ overflow_once(tr_system *sys, kind k, int round)
 		    log_text);
 	assert_true(log_has(want));
 	assert_true(log_has("ending it with reason stack_overflow"));
-	if (k != K_PLAIN && log_has("in libc"))
-		printf("  %s overflow %d: the fault was inside libc\n",
+	if (k == K_PLAIN) {
+		/* In plain itself: what TR_OVERFLOW_KILL ends. */
+		assert_false(log_has("overflow inside"));
+	} else if (k == K_PRINTF) {
+		/* Inside libc (or the sanitizer's interceptor): only
+		 * TR_OVERFLOW_KILL_ALWAYS ends it, and says what it risks. */
+		assert_true(log_has("): overflow inside lib"));
+		assert_true(log_has("a lock held there stays held"));
+	} else if (log_has("overflow inside")) {
+		printf("  %s overflow %d: the fault was inside a library\n",
 		    kind_name[k], round);
+	}
 	tr_pid none;
 	assert_int_equal(tr_whereis(sys, name, &none), TR_ENOENT);
 
@@ -323,8 +373,13 @@ test_overflow_kill(void **state)
 {
 	(void) state;
 	tu_reset_failures();
-	/* One worker: the one that ran the victim must run the rest. */
-	tr_system *sys = start(1, TR_OVERFLOW_KILL);
+	/* One worker: the one that ran the victim must run the rest.  The
+	 * default policy (a zero config) is TR_OVERFLOW_KILL. */
+	tr_system *sys = start(1, (tr_overflow_policy) 0);
+	for (int r = 0; r < ROUNDS; r++)
+		overflow_once(sys, K_PLAIN, r);
+	tu_stop(sys);
+	sys = start(1, TR_OVERFLOW_KILL_ALWAYS);
 	for (kind k = K_PLAIN; k <= K_MALLOC; k++)
 		for (int r = 0; r < ROUNDS; r++)
 			overflow_once(sys, k, r);
@@ -374,7 +429,7 @@ test_overflow_systems(void **state)
 	assert_true(bad != MAP_FAILED);
 
 	tr_system *a = start(2, TR_OVERFLOW_KILL);
-	tr_system *b = start(1, TR_OVERFLOW_KILL);
+	tr_system *b = start(1, TR_OVERFLOW_KILL_ALWAYS);
 	/* Ours now, and chaining. */
 	assert_int_equal(sigaction(SIGSEGV, NULL, &cur), 0);
 	assert_true(cur.sa_sigaction != prev_handler);
@@ -440,23 +495,31 @@ in_child(void (*fn)(void), char *out, size_t outlen)
 	return status;
 }
 
+/* What the child runs: a victim of child_kind named child_name under
+ * child_policy. */
+static kind child_kind;
+static const char *child_name;
+static tr_overflow_policy child_policy;
+
 static void
-child_abort(void)
+child_overflow(void)
 {
 	tr_system_config c = TR_SYSTEM_CONFIG_INIT;
 	c.workers = 1;
-	c.stack_overflow = TR_OVERFLOW_ABORT;
+	c.stack_overflow = child_policy;
 	tr_system *sys = NULL;
 	if (tr_system_start(&sys, &c) != 0)
 		_exit(3);
-	victim_arg v = { .k = K_PLAIN,
-		.name = "aborter",
+	victim_arg v = { .k = child_kind,
+		.name = child_name,
 		.sys = sys,
 		.bystander = TR_PID_NIL };
 	tr_pid pid;
 	tr_spawn_opts o = { .flags = TR_SPAWN_WAIT };
 	if (tr_spawn_process(sys, &pid, victim, &v, &o) != 0)
 		_exit(4);
+	char pb[TR_PID_FMT_MAX];
+	fprintf(stderr, "victim %s\n", tr_pid_format(pid, pb, sizeof pb));
 	tr_system_send(sys, pid, T_GO, NULL, 0);
 	tr_exit_info info;
 	int rv = tr_wait(sys, pid, 30000 * TU_SLOW, &info);
@@ -485,7 +548,10 @@ test_overflow_abort(void **state)
 	if (TU_TSAN)
 		skip(); /* TSan does not follow a fork of a threaded process */
 	char out[4096];
-	int st = in_child(child_abort, out, sizeof out);
+	child_kind = K_PLAIN;
+	child_name = "aborter";
+	child_policy = TR_OVERFLOW_ABORT;
+	int st = in_child(child_overflow, out, sizeof out);
 	if (!WIFSIGNALED(st))
 		fprintf(stderr, "child status %#x, wrote: %s\n", st, out);
 	assert_true(WIFSIGNALED(st));
@@ -502,6 +568,81 @@ test_overflow_abort(void **state)
 	assert_int_equal(WTERMSIG(st), SIGSEGV);
 }
 
+/*
+ * expect_abort runs a child whose victim of kind k overflows under
+ * policy pol, and checks that the OS process aborted with a report that
+ * names the victim (pid, name, stack size) and contains each of want[].
+ */
+static void
+expect_abort(kind k, tr_overflow_policy pol, const char *const *want,
+    size_t nwant)
+{
+	char out[8192];
+	char name[32];
+	snprintf(name, sizeof name, "deep_%s", kind_name[k]);
+	child_kind = k;
+	child_name = name;
+	child_policy = pol;
+	int st = in_child(child_overflow, out, sizeof out);
+	bool ok = WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT;
+	char head[160];
+	const char *v = strstr(out, "victim <");
+	char pid[TR_PID_FMT_MAX] = "";
+	if (v != NULL)
+		sscanf(v, "victim %39s", pid);
+	snprintf(head, sizeof head,
+	    "troupe error: process %s (registered as '%s') overflowed its "
+	    "stack of 65536 bytes",
+	    pid, name);
+	ok = ok && pid[0] != '\0' && strstr(out, head) != NULL;
+	for (size_t i = 0; i < nwant; i++)
+		ok = ok && strstr(out, want[i]) != NULL;
+	if (!ok)
+		fprintf(stderr, "%s: child status %#x, wrote:\n%s\n",
+		    kind_name[k], st, out);
+	assert_true(ok);
+	printf("  %s: %s", kind_name[k], strstr(out, "troupe error: "));
+}
+
+/* Under the default policy, an overflow inside libc aborts with the
+ * report and the reason; so does any overflow when libc is not known. */
+static void
+test_overflow_default_aborts(void **state)
+{
+	(void) state;
+	if (TU_TSAN) {
+		printf("  skipped under TSan: it does not follow a fork of a "
+		       "threaded process (the child starts workers)\n");
+		skip();
+	}
+	static const char *const in_libc[] = {
+		"): overflow inside libc.so.",
+		"a lock may be held; aborting rather than risk a hang "
+		"(policy TR_OVERFLOW_KILL; TR_OVERFLOW_KILL_ALWAYS would end "
+		"only the process, at that risk)",
+	};
+	/* snprintf: its frames are far deeper than with_printf's. */
+	expect_abort(K_PRINTF, TR_OVERFLOW_KILL, in_libc, 2);
+	/* malloc on its locked path (ASan's malloc is its own). */
+	static const char *const in_asan[] = {
+		"): overflow inside libasan.so.",
+		"a lock may be held; aborting rather than risk a hang",
+	};
+	expect_abort(K_MALLOC_LOCKED, TR_OVERFLOW_KILL,
+	    TU_ASAN ? in_asan : in_libc, 2);
+
+	/* A fully static program: libc's code is part of it, and even plain
+	 * recursion may be inside libc for all the handler can tell. */
+	static const char *const no_libc[] = {
+		"): libc's code was not found (a static executable?), so a "
+		"lock "
+		"may be held; aborting rather than risk a hang",
+	};
+	tr__fault_hide_libs(true);
+	expect_abort(K_PLAIN, TR_OVERFLOW_KILL, no_libc, 1);
+	tr__fault_hide_libs(false);
+}
+
 int
 main(void)
 {
@@ -509,6 +650,7 @@ main(void)
 		cmocka_unit_test(test_overflow_kill),
 		cmocka_unit_test(test_overflow_systems),
 		cmocka_unit_test(test_overflow_abort),
+		cmocka_unit_test(test_overflow_default_aborts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -94,19 +94,36 @@ typedef void (*tr_log_fn)(void *arg, tr_log_level level, const char *line);
  * What a process's stack overflow does (docs/decisions/0016).  Every
  * process stack has a guard below it; a process that runs into it gets
  * SIGSEGV, which troupe catches on the worker's alternate signal stack.
+ * Ending only the process abandons its frames without unwinding them: a
+ * lock taken by code that was running on them stays taken, and the next
+ * call that needs it hangs (the worker, or every thread for a global lock
+ * such as a malloc arena's).  Every report names the process (pid,
+ * registered name, stack size) and says where the fault was.
  */
 typedef enum tr_overflow_policy {
 	/*
-	 * Log a report (pid, registered name, stack size), end that process
-	 * with reason TR_STACK_OVERFLOW (links and monitors fire) and go on.
-	 * Its frames are abandoned, not unwound: a lock taken by code that
-	 * was running on them stays taken (for example a malloc arena lock,
-	 * if the overflow hit inside malloc), which can hang the worker later.
+	 * End the process (reason TR_STACK_OVERFLOW: links and monitors
+	 * fire; the report is logged) and go on, when the faulting
+	 * instruction is outside the runtime libraries that take locks:
+	 * libc, the dynamic loader, libpthread and GCC's sanitizer runtimes.
+	 * An overflow inside one of them (malloc, printf, ...) writes the
+	 * report to stderr and aborts the OS process instead: a lock may be
+	 * held there and a hang is worse than a restart.  So it does for
+	 * every overflow where libc's code cannot be found (a fully static
+	 * executable; logged at start).  Not covered: a lock that your own
+	 * code (or another library) holds across the deep call stays held.
 	 */
 	TR_OVERFLOW_KILL = 0,
 	/* Write the report to stderr and abort the OS process (what Rust
 	 * does): nothing can hang, everything stops. */
 	TR_OVERFLOW_ABORT = 1,
+	/*
+	 * Always end only the process, even inside libc: the process's
+	 * dependents learn of it, but a lock held by its frames (a malloc
+	 * arena lock, a FILE's lock) stays held and can hang the worker or
+	 * the whole OS process later, without a word beyond the report.
+	 */
+	TR_OVERFLOW_KILL_ALWAYS = 2,
 } tr_overflow_policy;
 
 /*
