@@ -47,8 +47,8 @@
  *
  * Process-wide state: the handler (a signal disposition is per process)
  * with a count of the systems that use it, the dispositions it replaced,
- * and the code ranges of the lock-taking libraries.  Per worker: its alternate signal
- * stack, a thread-local.
+ * and the code ranges of the lock-taking libraries.  Per worker: its
+ * alternate signal stack, a thread-local.
  */
 
 #ifndef _GNU_SOURCE

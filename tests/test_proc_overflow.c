@@ -545,8 +545,11 @@ static void
 test_overflow_abort(void **state)
 {
 	(void) state;
-	if (TU_TSAN)
-		skip(); /* TSan does not follow a fork of a threaded process */
+	if (TU_TSAN) {
+		printf("  skipped under TSan: it does not follow a fork of a "
+		       "threaded process (the child starts workers)\n");
+		skip();
+	}
 	char out[4096];
 	child_kind = K_PLAIN;
 	child_name = "aborter";
