@@ -206,6 +206,9 @@ knows_libc(void)
 	return libc_found && !hide_libs;
 }
 
+#define KILL_ALWAYS_WOULD \
+	"TR_OVERFLOW_KILL_ALWAYS would end only the process, at that risk"
+
 /*
  * must_abort says whether the policy pol aborts an overflow at pc, and
  * why (the end of the report).  Async-signal-safe.
@@ -221,15 +224,11 @@ must_abort(tr_overflow_policy pol, uintptr_t pc)
 		return NULL;
 	if (lib_of(pc) != NULL)
 		return "a lock may be held; aborting rather than risk a hang "
-		       "(policy TR_OVERFLOW_KILL; TR_OVERFLOW_KILL_ALWAYS "
-		       "would "
-		       "end only the process, at that risk)";
+		       "(policy TR_OVERFLOW_KILL; " KILL_ALWAYS_WOULD ")";
 	if (!knows_libc())
 		return "libc's code was not found (a static executable?), so "
 		       "a lock may be held; aborting rather than risk a hang "
-		       "(policy TR_OVERFLOW_KILL; TR_OVERFLOW_KILL_ALWAYS "
-		       "would "
-		       "end only the process, at that risk)";
+		       "(policy TR_OVERFLOW_KILL; " KILL_ALWAYS_WOULD ")";
 	return NULL;
 }
 
