@@ -78,7 +78,7 @@ tr_term_pack_v(tr_system *sys, void *buf, size_t cap, const char *fmt,
 	va_copy(aq, ap);
 	int64_t n = tr__term_size(inc, fmt, &aq);
 	va_end(aq);
-	if (n < 0 || (uint64_t) n > cap)
+	if (n <= 0 || (uint64_t) n > cap)
 		return n;
 	if (buf == NULL)
 		return TR_EINVAL;
@@ -477,7 +477,7 @@ matches(const tr_msg *m, void *arg)
 {
 	const pattern *pt = arg;
 	return m->m_tag == pt->tag &&
-	    tr__term_scan(pt->inc, m->m_data, m->m_len, pt->fmt, NULL) == 0;
+	    tr__term_match(pt->inc, m->m_data, m->m_len, pt->fmt) == 0;
 }
 
 tr_msg *

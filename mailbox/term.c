@@ -909,10 +909,20 @@ scan_seq(sc *s, const char **fp, char close)
 }
 
 int
+tr__term_match(uint64_t inc, const void *data, size_t len, const char *fmt)
+{
+	sc s = { data, len, 0, inc, NULL };
+	int rv = scan_seq(&s, &fmt, '\0');
+	if (rv == 0 && s.pos != len)
+		return TR_EBADTERM; /* trailing bytes */
+	return rv;
+}
+
+int
 tr__term_scan(uint64_t inc, const void *data, size_t len, const char *fmt,
     va_list *ap)
 {
-	if (fmt == NULL || (data == NULL && len > 0))
+	if (!tr__term_check(fmt, true) || (data == NULL && len > 0))
 		return TR_EINVAL;
 	sc s = { data, len, 0, inc, ap };
 	int rv = scan_seq(&s, &fmt, '\0');
@@ -924,7 +934,7 @@ tr__term_scan(uint64_t inc, const void *data, size_t len, const char *fmt,
 int
 tr__term_next(tr_term_iter *it, const char *fmt, va_list *ap)
 {
-	if (it == NULL || fmt == NULL)
+	if (it == NULL || !tr__term_check(fmt, true))
 		return TR_EINVAL;
 	if (it->ti_left == 0)
 		return TR_ENOENT;

@@ -32,6 +32,7 @@ void tr__term_write(uint64_t inc, void *out, const char *fmt, va_list *ap);
 /*
  * tr__term_scan matches the len bytes at data against fmt (the whole of
  * them: no trailing bytes).  ap NULL: match only, no argument is read.
+ * A bad format is TR_EINVAL whatever the bytes.
  * Returns 0 or a TR_E* code.
  */
 int tr__term_scan(uint64_t inc, const void *data, size_t len, const char *fmt,
@@ -40,6 +41,10 @@ int tr__term_scan(uint64_t inc, const void *data, size_t len, const char *fmt,
 /* tr__term_check tells whether fmt is a valid format (scan: for a scan,
  * which also allows A, M and *). */
 bool tr__term_check(const char *fmt, bool scan);
+
+/* tr__term_match is tr__term_scan without outputs, of a format that
+ * tr__term_check accepted. */
+int tr__term_match(uint64_t inc, const void *data, size_t len, const char *fmt);
 
 /* tr__term_next is tr_term_next with a va_list. */
 int tr__term_next(tr_term_iter *it, const char *fmt, va_list *ap);

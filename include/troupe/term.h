@@ -145,7 +145,8 @@ TR_API int tr_system_msg_scan(tr_system *sys, const tr_msg *m, const char *fmt,
  * tr_term_next scans the next values of it (as many as fmt has items:
  * "s i" reads one pair of a map) and moves past them.  Returns 0,
  * TR_ENOENT if it is exhausted, TR_EBADTERM if fmt asks for more values
- * than are left or does not match them, TR_EINVAL if it is NULL.
+ * than are left or does not match them, TR_EINVAL if it is NULL or fmt
+ * is bad.  After an error the iterator has not moved.
  * Thread: any.
  */
 TR_API int tr_term_next(tr_term_iter *it, const char *fmt, ...);
