@@ -74,16 +74,17 @@ tr_term_pack_v(tr_system *sys, void *buf, size_t cap, const char *fmt,
     va_list ap)
 {
 	uint64_t inc = tr_system_incarnation(sys);
+	tr__term_plan plan;
 	va_list aq;
 	va_copy(aq, ap);
-	int64_t n = tr__term_size(inc, fmt, &aq);
+	int64_t n = tr__term_size(inc, fmt, &aq, &plan);
 	va_end(aq);
-	if (n <= 0 || (uint64_t) n > cap)
-		return n;
-	if (buf == NULL)
-		return TR_EINVAL;
+	if (n <= 0 || (uint64_t) n > cap || buf == NULL) {
+		tr__term_plan_free(&plan);
+		return n <= 0 || (uint64_t) n > cap ? n : TR_EINVAL;
+	}
 	va_copy(aq, ap);
-	tr__term_write(inc, buf, fmt, &aq);
+	tr__term_write(inc, buf, &aq, &plan);
 	va_end(aq);
 	return n;
 }
@@ -199,21 +200,48 @@ tr_send_term_v(tr_ctx *cx, tr_pid pid, uint32_t tag, const char *fmt,
 	if (cx == NULL)
 		return TR_ECONTEXT;
 	uint64_t inc = cx->cx_w->w_sys->s_incarnation;
+	tr__term_plan plan;
 	va_list aq;
+	int rv = tr__term_compile(&plan, fmt);
+	if (rv != 0)
+		return rv;
+	if (plan.bounded && !plan.scan_only) {
+		/* No strings: one pass into a block of the largest size it
+		 * may take, then the exact length is set (the block's size
+		 * class is kept in m_class; m_len is only the payload's). */
+		tr_msg *m = tr_msg_alloc(cx, tag, plan.max);
+		if (m == NULL) {
+			tr__term_plan_free(&plan);
+			return TR_ENOMEM;
+		}
+		va_copy(aq, ap);
+		int64_t n = tr__term_write_once(inc, m->m_data, &aq, &plan);
+		va_end(aq);
+		if (n >= 0) {
+			m->m_len = (uint32_t) n;
+			rv = tr_send_msg(cx, pid, m);
+		}
+		if (n < 0 || rv != 0)
+			tr_msg_free(m);
+		return n < 0 ? (int) n : rv;
+	}
+	tr__term_plan_free(&plan);
 	va_copy(aq, ap);
-	int64_t n = tr__term_size(inc, fmt, &aq);
+	int64_t n = tr__term_size(inc, fmt, &aq, &plan);
 	va_end(aq);
 	if (n < 0)
 		return (int) n;
-	if ((uint64_t) n > TR_MSG_MAX_LEN)
-		return TR_ETOOBIG;
-	tr_msg *m = tr_msg_alloc(cx, tag, (size_t) n);
-	if (m == NULL)
-		return TR_ENOMEM;
+	tr_msg *m = (uint64_t) n <= TR_MSG_MAX_LEN
+	    ? tr_msg_alloc(cx, tag, (size_t) n)
+	    : NULL;
+	if (m == NULL) {
+		tr__term_plan_free(&plan);
+		return (uint64_t) n > TR_MSG_MAX_LEN ? TR_ETOOBIG : TR_ENOMEM;
+	}
 	va_copy(aq, ap);
-	tr__term_write(inc, m->m_data, fmt, &aq);
+	tr__term_write(inc, m->m_data, &aq, &plan);
 	va_end(aq);
-	int rv = tr_send_msg(cx, pid, m);
+	rv = tr_send_msg(cx, pid, m);
 	if (rv != 0)
 		tr_msg_free(m);
 	return rv;
@@ -241,20 +269,25 @@ typedef struct tbuf {
 static int
 tbuf_pack(tbuf *b, uint64_t inc, const char *fmt, va_list ap)
 {
+	tr__term_plan plan;
 	va_list aq;
 	va_copy(aq, ap);
-	int64_t n = tr__term_size(inc, fmt, &aq);
+	int64_t n = tr__term_size(inc, fmt, &aq, &plan);
 	va_end(aq);
 	if (n < 0)
 		return (int) n;
-	if ((uint64_t) n > TR_MSG_MAX_LEN)
+	if ((uint64_t) n > TR_MSG_MAX_LEN) {
+		tr__term_plan_free(&plan);
 		return TR_ETOOBIG;
+	}
 	b->len = (size_t) n;
 	b->p = b->len <= sizeof(b->small) ? b->small : malloc(b->len);
-	if (b->p == NULL)
+	if (b->p == NULL) {
+		tr__term_plan_free(&plan);
 		return TR_ENOMEM;
+	}
 	va_copy(aq, ap);
-	tr__term_write(inc, b->p, fmt, &aq);
+	tr__term_write(inc, b->p, &aq, &plan);
 	va_end(aq);
 	return 0;
 }

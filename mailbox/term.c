@@ -6,20 +6,24 @@
  * string (syntax in include/troupe/term.h, wire format in
  * docs/protocol.md).
  *
- * Packing walks the format twice over copies of the same arguments: a
- * sizing pass (out NULL) and a writing pass straight into the caller's
- * block, so a message is allocated once at its exact size.  Array and map
- * headers need their item count before the items: it is counted from the
- * format (count_items), never from the arguments.
+ * A format is first compiled into ops: one per item, brackets with their
+ * item counts already known (a header is written before its items), and
+ * literals parsed.  Compiled formats are cached per thread, keyed by the
+ * format's address and checked against a copy of its text (a format may
+ * be a buffer that changes); a format too long for the cache is compiled
+ * on the heap for the one call.  Packing runs the ops twice over copies of
+ * the same arguments: a sizing pass (out NULL) and a writing pass straight
+ * into the caller's block, so a message is allocated once at its exact
+ * size.
  *
  * Scanning reads bytes from the network one day: every header is checked
  * against the bytes left before anything is read, lengths are compared
  * as len > left (never pos + len, which could wrap), and skipping a value
  * is a loop with a counter of values still owed (no recursion an input
- * could deepen).  The recursion follows the format only, which is the
- * programmer's.
+ * could deepen).  Nothing recurses: formats nest at most TERM_DEPTH deep.
  */
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <troupe/pack.h>
@@ -40,50 +44,6 @@ static bool
 digit(char c)
 {
 	return c >= '0' && c <= '9';
-}
-
-/*
- * count_items counts the items of the sequence at f up to the bracket
- * close at the same depth; -1 if the format ends first or a bracket does
- * not pair (the parse that follows checks the rest).
- */
-static int64_t
-count_items(const char *f, char close)
-{
-	int64_t n = 0;
-	int depth = 0;
-	for (;;) {
-		f = sep(f);
-		char c = *f;
-		if (c == '\0')
-			return -1;
-		if (c == '[' || c == '{') {
-			if (depth++ == 0)
-				n++;
-			f++;
-		} else if (c == ']' || c == '}') {
-			if (depth == 0)
-				return c == close ? n : -1;
-			depth--;
-			f++;
-		} else if (c == '\'') {
-			const char *e = strchr(f + 1, '\'');
-			if (e == NULL)
-				return -1;
-			f = e + 1;
-			n += depth == 0;
-		} else if (c == '-' || digit(c)) {
-			f++;
-			while (digit(*f))
-				f++;
-			n += depth == 0;
-		} else {
-			f++;
-			if (*f == '#')
-				f++;
-			n += depth == 0;
-		}
-	}
 }
 
 /* lit_int parses a decimal literal at *fp into *v; false if malformed. */
@@ -110,6 +70,218 @@ lit_int(const char **fp, int64_t *v)
 	return true;
 }
 
+/*
+ * An op is one item: code is the item's letter ('S' for s#, 'y' for y#,
+ * '\'' for a literal string, '0' for a literal integer, '[' and '{' for
+ * an array or map of n items or pairs).
+ */
+typedef struct op {
+	char code;
+	uint32_t n;    /* '[': elements; '{': pairs; '\'': bytes */
+	const char *s; /* '\'': the text */
+	int64_t lit;   /* '0': the value */
+} op;
+
+/* TERM_DEPTH: the deepest nesting of brackets a format may have. */
+#define TERM_DEPTH 32
+
+/* The per-thread cache of compiled formats. */
+#define CACHE_N 8
+#define CACHE_TEXT 48
+#define CACHE_OPS 24
+
+typedef struct centry {
+	const char *fmt;
+	char text[CACHE_TEXT];
+	tr__term_plan plan;
+	op ops[CACHE_OPS];
+} centry;
+
+static _Thread_local centry cache[CACHE_N];
+
+/*
+ * compile turns fmt into at most cap ops.  Returns the op count, -1 for a
+ * bad format, -2 if cap is too small.  *top gets the number of top-level
+ * items, *scan_only whether there is a *, A or M.
+ */
+static int64_t
+compile(const char *fmt, op *ops, size_t cap, tr__term_plan *pl)
+{
+	uint64_t *top = &pl->top;
+	bool *scan_only = &pl->scan_only;
+	/* The most bytes the term may take, if no item's size depends on
+	 * more than its type (strings and binaries do). */
+	uint64_t max = 0;
+	pl->bounded = true;
+	const char *f = fmt;
+	size_t nops = 0;
+	int depth = 0;
+	size_t open[TERM_DEPTH];
+	uint64_t cnt[TERM_DEPTH + 1];
+	char close[TERM_DEPTH];
+	cnt[0] = 0;
+	*scan_only = false;
+	for (;;) {
+		f = sep(f);
+		char c = *f;
+		if (c == '\0') {
+			if (depth != 0)
+				return -1;
+			*top = cnt[0];
+			pl->max = (size_t) max;
+			return (int64_t) nops;
+		}
+		if (c == ']' || c == '}') {
+			if (depth == 0 || close[depth - 1] != c)
+				return -1;
+			depth--;
+			uint64_t n = cnt[depth + 1];
+			if ((c == '}' && n % 2 != 0) || n > UINT32_MAX)
+				return -1;
+			ops[open[depth]].n = (uint32_t) (c == '}' ? n / 2 : n);
+			f++;
+			continue;
+		}
+		if (nops == cap)
+			return -2;
+		op *o = &ops[nops];
+		o->code = c;
+		o->n = 0;
+		o->s = NULL;
+		o->lit = 0;
+		cnt[depth]++;
+		f++;
+		switch (c) {
+		case '[':
+		case '{':
+			max += 5;
+			if (depth == TERM_DEPTH)
+				return -1;
+			open[depth] = nops;
+			close[depth] = c == '[' ? ']' : '}';
+			cnt[++depth] = 0;
+			break;
+		case 'i':
+		case 'u':
+			max += 5;
+			break;
+		case 'I':
+		case 'U':
+		case 'f':
+			max += 9;
+			break;
+		case 'b':
+		case 'n':
+			max += 1;
+			break;
+		case 'p':
+		case 'r':
+			max += TR_PACK_PID_LEN;
+			break;
+		case 's':
+			if (*f == '#') {
+				o->code = 'S';
+				f++;
+			}
+			pl->bounded = false;
+			break;
+		case 'y':
+			if (*f++ != '#')
+				return -1;
+			pl->bounded = false;
+			break;
+		case '*':
+		case 'A':
+		case 'M':
+			*scan_only = true;
+			break;
+		case '\'': {
+			const char *e = strchr(f, '\'');
+			if (e == NULL || e - f > UINT32_MAX)
+				return -1;
+			o->s = f;
+			o->n = (uint32_t) (e - f);
+			max += 5 + (uint64_t) o->n;
+			f = e + 1;
+			break;
+		}
+		default:
+			f--;
+			if (!((c == '-' || digit(c)) && lit_int(&f, &o->lit)))
+				return -1;
+			o->code = '0';
+			max += 9;
+			break;
+		}
+		nops++;
+	}
+}
+
+int
+tr__term_compile(tr__term_plan *pl, const char *fmt)
+{
+	pl->heap = NULL;
+	if (fmt == NULL)
+		return TR_EINVAL;
+	centry *e = &cache[((uintptr_t) fmt >> 4) % CACHE_N];
+	if (e->fmt == fmt && strcmp(e->text, fmt) == 0) {
+		*pl = e->plan;
+		return 0;
+	}
+	size_t len = strlen(fmt);
+	int64_t n;
+	if (len < CACHE_TEXT) {
+		n = compile(fmt, e->ops, CACHE_OPS, pl);
+		if (n == -1)
+			return TR_EINVAL;
+		if (n >= 0) {
+			/* Literal strings point into the cached text. */
+			memcpy(e->text, fmt, len + 1);
+			for (int64_t i = 0; i < n; i++)
+				if (e->ops[i].s != NULL)
+					e->ops[i].s = e->text +
+					    (e->ops[i].s - fmt);
+			pl->ops = e->ops;
+			pl->nops = (size_t) n;
+			e->plan = *pl;
+			e->fmt = fmt;
+			return 0;
+		}
+		e->fmt = NULL; /* its ops were overwritten */
+	}
+	/* Every item takes a character at least. */
+	op *ops = malloc((len + 1) * sizeof(op));
+	if (ops == NULL)
+		return TR_ENOMEM;
+	n = compile(fmt, ops, len + 1, pl);
+	if (n < 0) {
+		free(ops);
+		return TR_EINVAL;
+	}
+	pl->ops = ops;
+	pl->nops = (size_t) n;
+	pl->heap = ops;
+	return 0;
+}
+
+void
+tr__term_plan_free(tr__term_plan *pl)
+{
+	free(pl->heap);
+	pl->heap = NULL;
+}
+
+bool
+tr__term_check(const char *fmt, bool scan)
+{
+	tr__term_plan pl;
+	if (tr__term_compile(&pl, fmt) != 0)
+		return false;
+	bool ok = scan || !pl.scan_only;
+	tr__term_plan_free(&pl);
+	return ok;
+}
+
 /* --------------------------------------------------------------- pack */
 
 typedef struct pk {
@@ -119,6 +291,58 @@ typedef struct pk {
 	va_list *ap;
 } pk;
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+static void
+put_be(unsigned char *p, uint64_t v, int n)
+{
+	/* One store per number (byte stores read back wide stall). */
+	switch (n) {
+	case 1:
+		p[0] = (unsigned char) v;
+		break;
+	case 2: {
+		uint16_t x = __builtin_bswap16((uint16_t) v);
+		memcpy(p, &x, 2);
+		break;
+	}
+	case 4: {
+		uint32_t x = __builtin_bswap32((uint32_t) v);
+		memcpy(p, &x, 4);
+		break;
+	}
+	case 8: {
+		uint64_t x = __builtin_bswap64(v);
+		memcpy(p, &x, 8);
+		break;
+	}
+	}
+}
+
+static uint64_t
+get_be(const unsigned char *p, int n)
+{
+	switch (n) {
+	case 1:
+		return p[0];
+	case 2: {
+		uint16_t x;
+		memcpy(&x, p, 2);
+		return __builtin_bswap16(x);
+	}
+	case 4: {
+		uint32_t x;
+		memcpy(&x, p, 4);
+		return __builtin_bswap32(x);
+	}
+	default: {
+		uint64_t x;
+		memcpy(&x, p, 8);
+		return __builtin_bswap64(x);
+	}
+	}
+}
+
+#else
 static void
 put_be(unsigned char *p, uint64_t v, int n)
 {
@@ -136,6 +360,7 @@ get_be(const unsigned char *p, int n)
 		v = (v << 8) | p[i];
 	return v;
 }
+#endif
 
 static void
 put(pk *k, const void *p, size_t len)
@@ -237,21 +462,13 @@ tr__term_put_pid(unsigned char *out, uint64_t inc, tr_pid p)
 	return 0;
 }
 
-/* pack_seq packs items up to close ('\0': the end of the format). */
 static int
-pack_seq(pk *k, const char **fp, char close)
+pack_ops(pk *k, const op *ops, size_t nops)
 {
-	const char *f = *fp;
-	for (;;) {
-		f = sep(f);
-		char c = *f;
-		if (c == close) {
-			*fp = close != '\0' ? f + 1 : f;
-			return 0;
-		}
-		f++;
+	for (size_t i = 0; i < nops; i++) {
+		const op *o = &ops[i];
 		int rv = 0;
-		switch (c) {
+		switch (o->code) {
 		case 'i':
 			w_int(k, va_arg(*k->ap, int));
 			break;
@@ -279,22 +496,17 @@ pack_seq(pk *k, const char **fp, char close)
 			break;
 		case 's': {
 			const char *s = va_arg(*k->ap, const char *);
-			size_t len;
-			if (*f == '#') {
-				f++;
-				len = va_arg(*k->ap, size_t);
-			} else {
-				if (s == NULL)
-					return TR_EINVAL;
-				len = strlen(s);
-			}
-			rv = w_str(k, s, len);
+			if (s == NULL)
+				return TR_EINVAL;
+			rv = w_str(k, s, strlen(s));
+			break;
+		}
+		case 'S': {
+			const char *s = va_arg(*k->ap, const char *);
+			rv = w_str(k, s, va_arg(*k->ap, size_t));
 			break;
 		}
 		case 'y': {
-			if (*f != '#')
-				return TR_EINVAL;
-			f++;
 			const void *b = va_arg(*k->ap, const void *);
 			size_t len = va_arg(*k->ap, size_t);
 			if (b == NULL && len > 0)
@@ -307,10 +519,17 @@ pack_seq(pk *k, const char **fp, char close)
 		}
 		case 'p': {
 			tr_pid p = va_arg(*k->ap, tr_pid);
-			unsigned char b[18];
-			rv = tr__term_put_pid(b, k->inc, p);
-			if (rv == 0)
-				put(k, b, sizeof(b));
+			if (k->out == NULL) {
+				/* Sizing: check only. */
+				if (!tr_pid_is_nil(p) &&
+				    (p.node != 0 || k->inc == 0))
+					return p.node != 0 ? TR_ENOTLOCAL
+					                   : TR_EINVAL;
+				k->n += TR_PACK_PID_LEN;
+				break;
+			}
+			rv = tr__term_put_pid(k->out + k->n, k->inc, p);
+			k->n += TR_PACK_PID_LEN;
 			break;
 		}
 		case 'r': {
@@ -324,35 +543,19 @@ pack_seq(pk *k, const char **fp, char close)
 			break;
 		}
 		case '[':
-		case '{': {
-			char end = c == '[' ? ']' : '}';
-			int64_t n = count_items(f, end);
-			if (n < 0 || (c == '{' && n % 2 != 0) || n > UINT32_MAX)
-				return TR_EINVAL;
-			if (c == '[')
-				w_len(k, 0x90, 15, 0, 0xdc, (uint32_t) n);
-			else
-				w_len(k, 0x80, 15, 0, 0xde, (uint32_t) (n / 2));
-			rv = pack_seq(k, &f, end);
+			w_len(k, 0x90, 15, 0, 0xdc, o->n);
 			break;
-		}
-		case '\'': {
-			const char *e = strchr(f, '\'');
-			if (e == NULL)
-				return TR_EINVAL;
-			rv = w_str(k, f, (size_t) (e - f));
-			f = e + 1;
+		case '{':
+			w_len(k, 0x80, 15, 0, 0xde, o->n);
 			break;
-		}
-		default: {
-			int64_t v;
-			f--;
-			if ((c == '-' || digit(c)) && lit_int(&f, &v)) {
-				w_int(k, v);
-				break;
-			}
-			return TR_EINVAL; /* also a close that does not pair */
-		}
+		case '\'':
+			rv = w_str(k, o->s, o->n);
+			break;
+		case '0':
+			w_int(k, o->lit);
+			break;
+		default: /* scan-only items */
+			return TR_EINVAL;
 		}
 		if (rv != 0)
 			return rv;
@@ -360,91 +563,43 @@ pack_seq(pk *k, const char **fp, char close)
 		if (k->n > ((size_t) 1 << 40))
 			return TR_ETOOBIG;
 	}
-}
-
-/* check_seq checks the items up to close; scan: A, M and * allowed. */
-static bool
-check_seq(const char **fp, char close, bool scan)
-{
-	const char *f = *fp;
-	for (;;) {
-		f = sep(f);
-		char c = *f;
-		if (c == close) {
-			*fp = close != '\0' ? f + 1 : f;
-			return true;
-		}
-		f++;
-		int64_t v;
-		switch (c) {
-		case 'i':
-		case 'I':
-		case 'u':
-		case 'U':
-		case 'f':
-		case 'b':
-		case 'n':
-		case 'p':
-		case 'r':
-			break;
-		case 's':
-			f += *f == '#';
-			break;
-		case 'y':
-			if (*f++ != '#')
-				return false;
-			break;
-		case 'A':
-		case 'M':
-		case '*':
-			if (!scan)
-				return false;
-			break;
-		case '[':
-		case '{': {
-			char end = c == '[' ? ']' : '}';
-			int64_t n = count_items(f, end);
-			if (n < 0 || (c == '{' && n % 2 != 0) ||
-			    !check_seq(&f, end, scan))
-				return false;
-			break;
-		}
-		case '\'':
-			f = strchr(f, '\'');
-			if (f == NULL)
-				return false;
-			f++;
-			break;
-		default:
-			f--;
-			if (!((c == '-' || digit(c)) && lit_int(&f, &v)))
-				return false;
-			break;
-		}
-	}
-}
-
-bool
-tr__term_check(const char *fmt, bool scan)
-{
-	return fmt != NULL && check_seq(&fmt, '\0', scan);
+	return 0;
 }
 
 int64_t
-tr__term_size(uint64_t inc, const char *fmt, va_list *ap)
+tr__term_size(uint64_t inc, const char *fmt, va_list *ap, tr__term_plan *pl)
 {
-	if (fmt == NULL)
+	int rv = tr__term_compile(pl, fmt);
+	if (rv != 0)
+		return rv;
+	if (pl->scan_only) {
+		tr__term_plan_free(pl);
 		return TR_EINVAL;
+	}
 	pk k = { NULL, 0, inc, ap };
-	int rv = pack_seq(&k, &fmt, '\0');
+	rv = pack_ops(&k, pl->ops, pl->nops);
+	if (rv != 0) {
+		tr__term_plan_free(pl);
+		return rv;
+	}
+	return (int64_t) k.n;
+}
+
+int64_t
+tr__term_write_once(uint64_t inc, void *out, va_list *ap, tr__term_plan *pl)
+{
+	pk k = { out, 0, inc, ap };
+	int rv = pack_ops(&k, pl->ops, pl->nops);
+	tr__term_plan_free(pl);
 	return rv != 0 ? rv : (int64_t) k.n;
 }
 
 void
-tr__term_write(uint64_t inc, void *out, const char *fmt, va_list *ap)
+tr__term_write(uint64_t inc, void *out, va_list *ap, tr__term_plan *pl)
 {
 	pk k = { out, 0, inc, ap };
-	(void) pack_seq(&k, &fmt, '\0');
+	(void) pack_ops(&k, pl->ops, pl->nops);
+	tr__term_plan_free(pl);
 }
 
 /* --------------------------------------------------------------- scan */
@@ -485,7 +640,7 @@ rd(sc *s, val *v)
 	unsigned char t = *p++;
 	s->pos++;
 	int w = 0; /* width of the number or length that follows */
-	memset(v, 0, sizeof(*v));
+	v->n = 0;
 	if (t <= 0x7f) {
 		v->kind = V_UINT;
 		v->u = t;
@@ -663,8 +818,6 @@ tr__term_get_pid(const unsigned char *b, size_t size, uint64_t inc, tr_pid *p)
 
 #define OUT(s, type) ((s)->ap != NULL ? va_arg(*(s)->ap, type) : NULL)
 
-static int scan_seq(sc *s, const char **fp, char close);
-
 /* scan_int checks an integer value against [lo, hi] (as signed, or as
  * unsigned up to uhi when lo >= 0). */
 static int
@@ -683,68 +836,15 @@ int_of(const val *v, bool is_signed, int64_t lo, uint64_t hi, uint64_t *out)
 	return TR_EBADTERM;
 }
 
+/* scan_val matches the scalar (or A, M) item o against v, read at s. */
 static int
-scan_one(sc *s, const char **fp)
+scan_val(sc *s, const op *po, const val *v)
 {
-	const char *f = *fp;
-	char c = *f++;
-	val v;
 	int rv;
-	if (c == '*') {
-		*fp = f;
-		return skip_n(s, 1);
-	}
-	/* Check the format before reading bytes, so that a bad format is
-	 * TR_EINVAL whatever the payload. */
-	int64_t lit = 0;
-	const char *lit_end = NULL;
-	int64_t items = 0;
-	switch (c) {
-	case 'i':
-	case 'I':
-	case 'u':
-	case 'U':
-	case 'f':
-	case 'b':
-	case 'n':
-	case 'p':
-	case 'r':
-	case 'A':
-	case 'M':
-		break;
-	case 's':
-		if (*f == '#')
-			f++;
-		break;
-	case 'y':
-		if (*f != '#')
-			return TR_EINVAL;
-		f++;
-		break;
-	case '[':
-	case '{':
-		items = count_items(f, c == '[' ? ']' : '}');
-		if (items < 0 || (c == '{' && items % 2 != 0))
-			return TR_EINVAL;
-		break;
-	case '\'':
-		lit_end = strchr(f, '\'');
-		if (lit_end == NULL)
-			return TR_EINVAL;
-		break;
-	default:
-		f--;
-		if (!((c == '-' || digit(c)) && lit_int(&f, &lit)))
-			return TR_EINVAL;
-		c = '0';
-		break;
-	}
-	if ((rv = rd(s, &v)) != 0)
-		return rv;
 	uint64_t u;
-	switch (c) {
+	switch (po->code) {
 	case 'i':
-		if ((rv = int_of(&v, true, INT32_MIN, INT32_MAX, &u)) != 0)
+		if ((rv = int_of(v, true, INT32_MIN, INT32_MAX, &u)) != 0)
 			return rv;
 		if (s->ap != NULL) {
 			int *o = va_arg(*s->ap, int *);
@@ -753,7 +853,7 @@ scan_one(sc *s, const char **fp)
 		}
 		break;
 	case 'I':
-		if ((rv = int_of(&v, true, INT64_MIN, INT64_MAX, &u)) != 0)
+		if ((rv = int_of(v, true, INT64_MIN, INT64_MAX, &u)) != 0)
 			return rv;
 		if (s->ap != NULL) {
 			int64_t *o = va_arg(*s->ap, int64_t *);
@@ -762,7 +862,7 @@ scan_one(sc *s, const char **fp)
 		}
 		break;
 	case 'u':
-		if ((rv = int_of(&v, false, 0, UINT32_MAX, &u)) != 0)
+		if ((rv = int_of(v, false, 0, UINT32_MAX, &u)) != 0)
 			return rv;
 		if (s->ap != NULL) {
 			unsigned *o = va_arg(*s->ap, unsigned *);
@@ -771,7 +871,7 @@ scan_one(sc *s, const char **fp)
 		}
 		break;
 	case 'U':
-		if ((rv = int_of(&v, false, 0, UINT64_MAX, &u)) != 0)
+		if ((rv = int_of(v, false, 0, UINT64_MAX, &u)) != 0)
 			return rv;
 		if (s->ap != NULL) {
 			uint64_t *o = va_arg(*s->ap, uint64_t *);
@@ -780,64 +880,63 @@ scan_one(sc *s, const char **fp)
 		}
 		break;
 	case '0':
-		if (int_of(&v, true, INT64_MIN, INT64_MAX, &u) != 0 ||
-		    (int64_t) u != lit)
+		if (int_of(v, true, INT64_MIN, INT64_MAX, &u) != 0 ||
+		    (int64_t) u != po->lit)
 			return TR_EBADTERM;
 		break;
 	case 'f': {
-		if (v.kind != V_FLT)
+		if (v->kind != V_FLT)
 			return TR_EBADTERM;
 		double *o = OUT(s, double *);
 		if (o != NULL)
-			*o = v.d;
+			*o = v->d;
 		break;
 	}
 	case 'b': {
-		if (v.kind != V_BOOL)
+		if (v->kind != V_BOOL)
 			return TR_EBADTERM;
 		bool *o = OUT(s, bool *);
 		if (o != NULL)
-			*o = v.u != 0;
+			*o = v->u != 0;
 		break;
 	}
 	case 'n':
-		if (v.kind != V_NIL)
+		if (v->kind != V_NIL)
 			return TR_EBADTERM;
 		break;
-	case 's': {
-		if (v.kind != V_STR)
+	case 's':
+	case 'S': {
+		if (v->kind != V_STR)
 			return TR_EBADTERM;
 		const char **o = OUT(s, const char **);
 		size_t *ol = OUT(s, size_t *);
 		if (o != NULL)
-			*o = (const char *) v.ptr;
+			*o = (const char *) v->ptr;
 		if (ol != NULL)
-			*ol = v.n;
+			*ol = v->n;
 		break;
 	}
 	case 'y': {
-		if (v.kind != V_BIN)
+		if (v->kind != V_BIN)
 			return TR_EBADTERM;
 		const void **o = OUT(s, const void **);
 		size_t *ol = OUT(s, size_t *);
 		if (o != NULL)
-			*o = v.ptr;
+			*o = v->ptr;
 		if (ol != NULL)
-			*ol = v.n;
+			*ol = v->n;
 		break;
 	}
-	case '\'': {
-		size_t n = (size_t) (lit_end - f);
-		if (v.kind != V_STR || v.n != n || memcmp(v.ptr, f, n) != 0)
+	case '\'':
+		if (v->kind != V_STR || v->n != po->n ||
+		    memcmp(v->ptr, po->s, po->n) != 0)
 			return TR_EBADTERM;
-		f = lit_end + 1;
 		break;
-	}
 	case 'p': {
-		if (v.kind != V_EXT || v.ext != TR_PACK_EXT_PID)
+		if (v->kind != V_EXT || v->ext != TR_PACK_EXT_PID)
 			return TR_EBADTERM;
 		tr_pid pid;
-		if ((rv = tr__term_get_pid(v.ptr, v.n, s->inc, &pid)) != 0)
+		if ((rv = tr__term_get_pid(v->ptr, v->n, s->inc, &pid)) != 0)
 			return rv;
 		tr_pid *o = OUT(s, tr_pid *);
 		if (o != NULL)
@@ -845,10 +944,10 @@ scan_one(sc *s, const char **fp)
 		break;
 	}
 	case 'r': {
-		if (v.kind != V_EXT || v.ext != TR_PACK_EXT_REF || v.n != 16)
+		if (v->kind != V_EXT || v->ext != TR_PACK_EXT_REF || v->n != 16)
 			return TR_EBADTERM;
-		uint64_t i = get_be(v.ptr, 8);
-		uint64_t r = get_be(v.ptr + 8, 8);
+		uint64_t i = get_be(v->ptr, 8);
+		uint64_t r = get_be(v->ptr + 8, 8);
 		if ((i == 0) != (r == 0))
 			return TR_EBADTERM;
 		if (i != 0 && i != s->inc)
@@ -860,61 +959,122 @@ scan_one(sc *s, const char **fp)
 	}
 	case 'A':
 	case 'M': {
-		if (v.kind != (c == 'A' ? V_ARR : V_MAP))
+		if (v->kind != (po->code == 'A' ? V_ARR : V_MAP))
 			return TR_EBADTERM;
 		size_t start = s->pos;
-		uint64_t owed = c == 'A' ? v.n : 2 * (uint64_t) v.n;
+		uint64_t owed = po->code == 'A' ? v->n : 2 * (uint64_t) v->n;
 		if ((rv = skip_n(s, owed)) != 0)
 			return rv;
-		tr_term_iter *o = OUT(s, tr_term_iter *);
-		if (o != NULL) {
-			o->count = v.n;
-			o->ti_p = s->p + start;
-			o->ti_len = s->pos - start;
-			o->ti_left = owed;
-			o->ti_inc = s->inc;
+		tr_term_iter *it = OUT(s, tr_term_iter *);
+		if (it != NULL) {
+			it->count = v->n;
+			it->ti_p = s->p + start;
+			it->ti_len = s->pos - start;
+			it->ti_left = owed;
+			it->ti_inc = s->inc;
 		}
 		break;
 	}
-	case '[':
-	case '{':
-		if (v.kind != (c == '[' ? V_ARR : V_MAP) ||
-		    (c == '[' ? (uint64_t) v.n : 2 * (uint64_t) v.n) !=
-		        (uint64_t) items)
-			return TR_EBADTERM;
-		if ((rv = scan_seq(s, &f, c == '[' ? ']' : '}')) != 0)
-			return rv;
-		break;
 	}
-	*fp = f;
+	return 0;
+}
+
+/* scan_ops matches nops ops against the values at s. */
+static int
+scan_ops(sc *s, const op *ops, size_t nops)
+{
+	for (size_t i = 0; i < nops; i++) {
+		const op *o = &ops[i];
+		val v;
+		int rv;
+		if (o->code == '*') {
+			if ((rv = skip_n(s, 1)) != 0)
+				return rv;
+			continue;
+		}
+		if (s->pos < s->len) {
+			/* Fast paths: the one-byte forms of small arrays and
+			 * maps and of small non-negative integers. */
+			unsigned char t = s->p[s->pos];
+			if (o->code == '[' && t == (0x90 | o->n) &&
+			    o->n <= 15) {
+				s->pos++;
+				continue;
+			}
+			if (t < 0x80 && s->ap != NULL) {
+				bool hit = true;
+				switch (o->code) {
+				case 'i': {
+					int *out = va_arg(*s->ap, int *);
+					if (out != NULL)
+						*out = t;
+					break;
+				}
+				case 'u': {
+					unsigned *out = va_arg(*s->ap,
+					    unsigned *);
+					if (out != NULL)
+						*out = t;
+					break;
+				}
+				case 'I': {
+					int64_t *out = va_arg(*s->ap,
+					    int64_t *);
+					if (out != NULL)
+						*out = t;
+					break;
+				}
+				case 'U': {
+					uint64_t *out = va_arg(*s->ap,
+					    uint64_t *);
+					if (out != NULL)
+						*out = t;
+					break;
+				}
+				default:
+					hit = false;
+				}
+				if (hit) {
+					s->pos++;
+					continue;
+				}
+			}
+		}
+		if ((rv = rd(s, &v)) != 0)
+			return rv;
+		if (o->code == '[' || o->code == '{') {
+			/* The ops that follow are its items, one value each. */
+			if (v.kind != (o->code == '[' ? V_ARR : V_MAP) ||
+			    v.n != o->n)
+				return TR_EBADTERM;
+			continue;
+		}
+		if ((rv = scan_val(s, o, &v)) != 0)
+			return rv;
+	}
 	return 0;
 }
 
 static int
-scan_seq(sc *s, const char **fp, char close)
+run_scan(uint64_t inc, const void *data, size_t len, const tr__term_plan *pl,
+    va_list *ap)
 {
-	const char *f = *fp;
-	for (;;) {
-		f = sep(f);
-		if (*f == close) {
-			*fp = close != '\0' ? f + 1 : f;
-			return 0;
-		}
-		if (*f == '\0' || *f == ']' || *f == '}')
-			return TR_EINVAL;
-		int rv = scan_one(s, &f);
-		if (rv != 0)
-			return rv;
-	}
+	sc s = { data, len, 0, inc, ap };
+	int rv = scan_ops(&s, pl->ops, pl->nops);
+	if (rv == 0 && s.pos != len)
+		rv = TR_EBADTERM; /* trailing bytes */
+	return rv;
 }
 
 int
 tr__term_match(uint64_t inc, const void *data, size_t len, const char *fmt)
 {
-	sc s = { data, len, 0, inc, NULL };
-	int rv = scan_seq(&s, &fmt, '\0');
-	if (rv == 0 && s.pos != len)
-		return TR_EBADTERM; /* trailing bytes */
+	tr__term_plan pl;
+	int rv = tr__term_compile(&pl, fmt);
+	if (rv != 0)
+		return rv;
+	rv = run_scan(inc, data, len, &pl, NULL);
+	tr__term_plan_free(&pl);
 	return rv;
 }
 
@@ -922,38 +1082,38 @@ int
 tr__term_scan(uint64_t inc, const void *data, size_t len, const char *fmt,
     va_list *ap)
 {
-	if (!tr__term_check(fmt, true) || (data == NULL && len > 0))
+	if (data == NULL && len > 0)
 		return TR_EINVAL;
-	sc s = { data, len, 0, inc, ap };
-	int rv = scan_seq(&s, &fmt, '\0');
-	if (rv == 0 && s.pos != len)
-		return TR_EBADTERM; /* trailing bytes */
+	tr__term_plan pl;
+	int rv = tr__term_compile(&pl, fmt);
+	if (rv != 0)
+		return rv;
+	rv = run_scan(inc, data, len, &pl, ap);
+	tr__term_plan_free(&pl);
 	return rv;
 }
 
 int
 tr__term_next(tr_term_iter *it, const char *fmt, va_list *ap)
 {
-	if (it == NULL || !tr__term_check(fmt, true))
+	if (it == NULL)
 		return TR_EINVAL;
+	tr__term_plan pl;
+	int rv = tr__term_compile(&pl, fmt);
+	if (rv != 0)
+		return rv;
 	if (it->ti_left == 0)
-		return TR_ENOENT;
+		rv = TR_ENOENT;
+	else if (pl.top > it->ti_left)
+		rv = TR_EBADTERM;
 	sc s = { it->ti_p, it->ti_len, 0, it->ti_inc, ap };
-	const char *f = fmt;
-	uint64_t used = 0;
-	for (;;) {
-		f = sep(f);
-		if (*f == '\0')
-			break;
-		if (used == it->ti_left)
-			return TR_EBADTERM;
-		int rv = scan_one(&s, &f);
-		if (rv != 0)
-			return rv;
-		used++;
-	}
+	if (rv == 0)
+		rv = scan_ops(&s, pl.ops, pl.nops);
+	tr__term_plan_free(&pl);
+	if (rv != 0)
+		return rv;
 	it->ti_p = s.p + s.pos;
 	it->ti_len -= s.pos;
-	it->ti_left -= used;
+	it->ti_left -= pl.top;
 	return 0;
 }

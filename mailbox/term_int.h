@@ -18,16 +18,50 @@
 #include <troupe/term.h>
 
 /*
- * tr__term_size returns the length of the term fmt describes with the
- * arguments in *ap (consumed), or a negative TR_E* code.
+ * tr__term_plan is a compiled format: its ops (in the thread's cache, or
+ * on the heap for a long format), the number of top-level items and
+ * whether it has scan-only items.  Cached ops stay valid until the next
+ * compile on the thread: use a plan before anything else compiles (a
+ * process that blocks lets other actors run on its thread).
  */
-int64_t tr__term_size(uint64_t inc, const char *fmt, va_list *ap);
+typedef struct tr__term_plan {
+	const void *ops;
+	size_t nops;
+	uint64_t top;
+	bool scan_only;
+	bool bounded; /* no s or y: the term takes at most max bytes */
+	size_t max;
+	void *heap;
+} tr__term_plan;
+
+/* tr__term_compile compiles fmt into *pl: 0, TR_EINVAL (bad format) or
+ * TR_ENOMEM.  Release with tr__term_plan_free. */
+int tr__term_compile(tr__term_plan *pl, const char *fmt);
+
+/* tr__term_plan_free frees what pl holds (idempotent). */
+void tr__term_plan_free(tr__term_plan *pl);
+
+/*
+ * tr__term_size compiles fmt into *pl and returns the length of the term
+ * it describes with the arguments in *ap (consumed), or a negative TR_E*
+ * code (pl is then released).
+ */
+int64_t tr__term_size(uint64_t inc, const char *fmt, va_list *ap,
+    tr__term_plan *pl);
 
 /*
  * tr__term_write writes that term (a size pass over the same arguments
- * succeeded with that length) into out, which has room for it.
+ * succeeded with that length) into out, which has room, and releases pl.
  */
-void tr__term_write(uint64_t inc, void *out, const char *fmt, va_list *ap);
+void tr__term_write(uint64_t inc, void *out, va_list *ap, tr__term_plan *pl);
+
+/*
+ * tr__term_write_once packs a compiled bounded format (pl->bounded; out
+ * has pl->max bytes) in one pass, releases pl and returns the length or a
+ * negative TR_E* code (a pid of another node, say).
+ */
+int64_t tr__term_write_once(uint64_t inc, void *out, va_list *ap,
+    tr__term_plan *pl);
 
 /*
  * tr__term_scan matches the len bytes at data against fmt (the whole of

@@ -57,12 +57,15 @@ next(tr_term_iter *it, const char *fmt, ...)
 	return rv;
 }
 
+/* The counts of size_of's format, for write_to. */
+static tr__term_plan plan;
+
 static int64_t
 size_of(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	int64_t n = tr__term_size(FUZZ_INC, fmt, &ap);
+	int64_t n = tr__term_size(FUZZ_INC, fmt, &ap, &plan);
 	va_end(ap);
 	return n;
 }
@@ -72,7 +75,7 @@ write_to(void *out, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	tr__term_write(FUZZ_INC, out, fmt, &ap);
+	tr__term_write(FUZZ_INC, out, &ap, &plan);
 	va_end(ap);
 }
 
@@ -136,8 +139,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (m < 0 || (size_t) m > l + 5)
 			abort();
 		uint8_t *b = malloc((size_t) m);
-		if (b == NULL)
+		if (b == NULL) {
+			tr__term_plan_free(&plan);
 			return 0;
+		}
 		write_to(b, pf, p, l);
 		const void *q;
 		size_t ql;
