@@ -443,6 +443,30 @@ test_bad_formats(void **state)
 	assert_int_equal(tr_term_pack(NULL, buf, sizeof(buf), NULL), TR_EINVAL);
 	assert_int_equal(tr_term_scan(NULL, buf, 2, NULL), TR_EINVAL);
 	assert_int_equal(tr_term_scan(NULL, NULL, 2, "*"), TR_EINVAL);
+	/* A format in a buffer that changes: the compiled-format cache
+	 * sees the new text at the same address. */
+	char fb[32];
+	for (int k = 0; k < 3; k++) {
+		strcpy(fb, "[i]");
+		assert_int_equal(tr_term_pack(NULL, buf, sizeof(buf), fb, 1),
+		    2);
+		assert_int_equal(tr_term_scan(NULL, buf, 2, fb, NULL), 0);
+		strcpy(fb, "[i i]");
+		assert_int_equal(tr_term_pack(NULL, buf, sizeof(buf), fb, 1, 2),
+		    3);
+		assert_int_equal(tr_term_scan(NULL, buf, 3, fb, NULL, NULL), 0);
+		strcpy(fb, "[i");
+		assert_int_equal(tr_term_pack(NULL, buf, sizeof(buf), fb, 1),
+		    TR_EINVAL);
+	}
+	/* Deeper than 32 brackets: a bad format. */
+	char deep[80];
+	memset(deep, '[', 33);
+	memset(deep + 33, ']', 33);
+	deep[66] = '\0';
+	assert_int_equal(tr_term_pack(NULL, NULL, 0, deep), TR_EINVAL);
+	deep[32] = deep[33] = ' '; /* 32 deep: fine */
+	assert_int_equal(tr_term_pack(NULL, NULL, 0, deep), 32);
 	/* Too small a buffer: the length, nothing written. */
 	unsigned char out[4] = { 0xee, 0xee, 0xee, 0xee };
 	assert_int_equal(tr_term_pack(NULL, out, 3, "[i i i]", 1, 2, 300), 6);
