@@ -337,6 +337,9 @@ struct tr_system {
 	_Atomic uint32_t s_tin_len;
 	void **s_tslabs;
 	size_t s_ntslabs;
+	/* Random, nonzero, drawn at start: what pids and references of this
+	 * system carry on the wire (actors/term.c, docs/protocol.md). */
+	uint64_t s_incarnation;
 };
 
 /* The worker running on this thread, if any (any system). */
@@ -669,6 +672,10 @@ void tr__finish(tr_system *sys, tr__worker *w, tr__pool *p, tr__actor *a,
  * or process returned r; fills *kind and returns the text. */
 const char *tr__exit_reason(tr_ctx *cx, int r, tr_reason_kind *kind, char *buf,
     size_t len);
+
+/* tr__incarnation_draw returns a random nonzero 64-bit number (salt:
+ * mixed in if the OS gives no entropy). Thread: any. */
+uint64_t tr__incarnation_draw(void *salt);
 
 /* tr__new_ref returns a fresh reference. Thread: any. */
 uint64_t tr__new_ref(tr_system *sys);

@@ -129,6 +129,7 @@ tr_system_start(tr_system **sysp, const tr_system_config *cfg)
 	sys->s_cfg = c;
 	sys->s_nworkers = c.workers;
 	sys->s_spin_ns = (int64_t) c.spin_us * 1000;
+	sys->s_incarnation = tr__incarnation_draw(sys);
 	pthread_mutex_init(&sys->s_inject_mx, NULL);
 	pthread_mutex_init(&sys->s_idle_mx, NULL);
 	pthread_cond_init(&sys->s_idle_cv, NULL);

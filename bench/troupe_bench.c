@@ -9,7 +9,8 @@
  *
  *   troupe_bench [--impl troupe|troupe-proc] <workload> [sizes]
  *
- * workload: spawn [N] | idle_memory [N] | pingpong [N] | fanin [S M] |
+ * workload: spawn [N] | idle_memory [N] | pingpong [N] | pingpong_raw [N] |
+ *           pingpong_term [N] | fanin [S M] |
  *           ring [R H] | supervisor_restart [N]   (troupe-proc: all but
  *           fanin).
  * impl=troupe (the default) uses event actors (tr_spawn, one handler call
@@ -411,6 +412,117 @@ pingpong_start(tr_system *sys, unsigned flags, tr_pid *mainp)
 	int rc = tr_spawn(sys, &pp.pong, pong, NULL, NULL);
 
 	return rc < 0 ? rc : tr_spawn(sys, mainp, ping, NULL, &o);
+}
+
+/* ------------------------------------- 3b. pingpong_raw, pingpong_term */
+
+/*
+ * pingpong with a 3-tuple (counter, a constant, the sender's pid), to
+ * price the term calls: pingpong_raw copies a C struct with tr_send and
+ * memcpy (the fastest a program can do, not portable); pingpong_term
+ * packs "[I i p]" with tr_send_term and reads it with tr_msg_scan (msgpack,
+ * global pids).  Event actors only.
+ */
+
+typedef struct tuple3 {
+	int64_t k;
+	int32_t c;
+	tr_pid from;
+} tuple3;
+
+static struct {
+	double t0;
+	int64_t expect;
+	tr_pid pong;
+	bool term;
+} pt;
+
+static int
+pt_send(tr_ctx *cx, tr_pid to, uint32_t tag, int64_t k)
+{
+	if (pt.term)
+		return tr_send_term(cx, to, tag, "[I i p]", k, 7, tr_self(cx));
+	tuple3 t = { k, 7, tr_self(cx) };
+	return tr_send(cx, to, tag, &t, sizeof(t));
+}
+
+static int
+pt_read(tr_ctx *cx, tr_msg *m, int64_t *k)
+{
+	tuple3 t;
+	if (pt.term) {
+		if (tr_msg_scan(cx, m, "[I i p]", &t.k, &t.c, &t.from) != 0)
+			return -1;
+	} else {
+		if (tr_msg_len(m) != sizeof(t))
+			return -1;
+		memcpy(&t, tr_msg_data(m), sizeof(t));
+	}
+	*k = t.k;
+	return t.c == 7 && tr_pid_eq(t.from, tr_msg_from(m)) ? 0 : -1;
+}
+
+static int
+pt_pong(tr_ctx *cx, tr_msg *m, void *state)
+{
+	int64_t k;
+
+	(void) state;
+	if (tr_msg_tag(m) == T_HALT)
+		return TR_STOP;
+	if (tr_msg_tag(m) != T_PING || pt_read(cx, m, &k) < 0)
+		return unexpected(cx);
+	return ok_or(pt_send(cx, tr_msg_from(m), T_PONG, k));
+}
+
+static int
+pt_ping_init(tr_ctx *cx, void *state)
+{
+	(void) state;
+	pt.expect = 1;
+	pt.t0 = now_ms();
+	return ok_or(pt_send(cx, pt.pong, T_PING, 1));
+}
+
+static int
+pt_ping(tr_ctx *cx, tr_msg *m, void *state)
+{
+	int64_t k;
+
+	(void) state;
+	if (tr_msg_tag(m) != T_PONG || pt_read(cx, m, &k) < 0)
+		return unexpected(cx);
+	if (k != pt.expect || k == size[0]) {
+		int rc = finish(pt.t0, k == pt.expect,
+		    "pong carried the wrong counter");
+		tr_send(cx, pt.pong, T_HALT, NULL, 0);
+		return rc;
+	}
+	pt.expect = k + 1;
+	return ok_or(pt_send(cx, pt.pong, T_PING, k + 1));
+}
+
+static int
+pt_start(tr_system *sys, unsigned flags, tr_pid *mainp)
+{
+	const tr_spawn_opts o = { .init = pt_ping_init, .flags = flags };
+	int rc = tr_spawn(sys, &pt.pong, pt_pong, NULL, NULL);
+
+	return rc < 0 ? rc : tr_spawn(sys, mainp, pt_ping, NULL, &o);
+}
+
+static int
+pt_raw_start(tr_system *sys, unsigned flags, tr_pid *mainp)
+{
+	pt.term = false;
+	return pt_start(sys, flags, mainp);
+}
+
+static int
+pt_term_start(tr_system *sys, unsigned flags, tr_pid *mainp)
+{
+	pt.term = true;
+	return pt_start(sys, flags, mainp);
 }
 
 /* ------------------------------------------------------------ 4. fanin */
@@ -1132,6 +1244,8 @@ static const struct workload {
 	{ "idle_memory", 1, { 1000000 }, 0, { idle_start, idle_proc_start } },
 	{ "pingpong", 1, { 1000000 }, 0,
 	    { pingpong_start, pingpong_proc_start } },
+	{ "pingpong_raw", 1, { 1000000 }, 0, { pt_raw_start, NULL } },
+	{ "pingpong_term", 1, { 1000000 }, 0, { pt_term_start, NULL } },
 	{ "fanin", 2, { 100, 100000 }, -1, { fanin_start, NULL } },
 	{ "ring", 2, { 1000, 10000000 }, 1, { ring_start, ring_proc_start } },
 	{ "supervisor_restart", 1, { 100000 }, 0, { sr_start, sr_proc_start } },
@@ -1152,7 +1266,9 @@ usage(void)
 	fprintf(stderr,
 	    "usage: troupe_bench [--impl troupe|troupe-proc] <workload> "
 	    "[sizes]\n"
-	    "  spawn [N] | idle_memory [N] | pingpong [N] | fanin [S M] | "
+	    "  spawn [N] | idle_memory [N] | pingpong [N] | pingpong_raw [N] "
+	    "|\n"
+	    "  pingpong_term [N] | fanin [S M] | "
 	    "ring [R H] |\n"
 	    "  supervisor_restart [N]\n"
 	    "  (troupe-proc: processes; every workload but fanin)\n");

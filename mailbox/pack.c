@@ -5,7 +5,8 @@
  * msgpack helpers.  One integer is encoded and decoded by hand (the
  * format is five lines of the msgpack spec) so the hot paths of the
  * benchmarks and of small messages need no allocation; everything else
- * goes through msgpack-c.
+ * goes through msgpack-c.  Pids are packed in actors/term.c, which knows
+ * the system's incarnation.
  */
 
 #include <string.h>
@@ -150,33 +151,5 @@ tr_msg_unpack(const tr_msg *m, msgpack_unpacked *out)
 		return TR_ENOMEM;
 	if (r != MSGPACK_UNPACK_SUCCESS || off != m->m_len)
 		return TR_EBADMSG;
-	return 0;
-}
-
-int
-tr_pack_pid(msgpack_packer *pk, tr_pid p)
-{
-	if (pk == NULL)
-		return TR_EINVAL;
-	unsigned char b[12];
-	put_be(b, p.node, 4);
-	put_be(b + 4, p.slot, 4);
-	put_be(b + 8, p.gen, 4);
-	if (msgpack_pack_ext(pk, sizeof(b), TR_PACK_EXT_PID) != 0 ||
-	    msgpack_pack_ext_body(pk, b, sizeof(b)) != 0)
-		return TR_ENOMEM;
-	return 0;
-}
-
-int
-tr_unpack_pid(const msgpack_object *o, tr_pid *p)
-{
-	if (o == NULL || p == NULL || o->type != MSGPACK_OBJECT_EXT ||
-	    o->via.ext.type != TR_PACK_EXT_PID || o->via.ext.size != 12)
-		return TR_EBADMSG;
-	const unsigned char *b = (const unsigned char *) o->via.ext.ptr;
-	p->node = (uint32_t) get_be(b, 4);
-	p->slot = (uint32_t) get_be(b + 4, 4);
-	p->gen = (uint32_t) get_be(b + 8, 4);
 	return 0;
 }

@@ -477,24 +477,44 @@ test_errors(void **unused)
 	}
 }
 
-/* Pids round-trip through msgpack as ext values; other objects are refused. */
+/* Pids round-trip through msgpack as 16-byte ext values naming their
+ * system: the same system reads them back as local pids, another refuses
+ * them (TR_ENOTLOCAL); other objects are refused. */
 static void
 test_pid_roundtrip(void **state)
 {
 	(void) state;
+	tr_system *sys, *other;
+	assert_int_equal(tr_system_start(&sys, NULL), 0);
+	assert_int_equal(tr_system_start(&other, NULL), 0);
+	assert_int_not_equal(tr_system_incarnation(sys), 0);
+	assert_int_not_equal(tr_system_incarnation(sys),
+	    tr_system_incarnation(other));
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	const tr_pid pids[] = { { 0, 0, 1 }, { 3, 70000, 12345 },
-		{ UINT32_MAX, UINT32_MAX - 1, UINT32_MAX } };
+	const tr_pid pids[] = { { 0, 0, 1 }, { 0, 70000, 12345 },
+		{ 0, UINT32_MAX - 1, UINT32_MAX }, TR_PID_NIL };
 	size_t n = sizeof(pids) / sizeof(pids[0]);
 	msgpack_pack_array(&pk, (uint32_t) n + 2);
 	for (size_t i = 0; i < n; i++)
-		assert_int_equal(tr_pack_pid(&pk, pids[i]), 0);
+		assert_int_equal(tr_pack_pid(sys, &pk, pids[i]), 0);
+	/* Another node's pid has no incarnation to give yet. */
+	assert_int_equal(tr_pack_pid(sys, &pk, (tr_pid){ 3, 1, 1 }),
+	    TR_ENOTLOCAL);
+	assert_int_equal(tr_pack_pid(NULL, &pk, pids[0]), TR_EINVAL);
+	assert_int_equal(tr_pack_pid(sys, NULL, pids[0]), TR_EINVAL);
 	msgpack_pack_int(&pk, 7);
-	msgpack_pack_ext(&pk, 12, TR_PACK_EXT_PID + 1); /* wrong ext type */
-	msgpack_pack_ext_body(&pk, "0123456789ab", 12);
+	msgpack_pack_ext(&pk, 16, TR_PACK_EXT_PID + 1); /* wrong ext type */
+	msgpack_pack_ext_body(&pk, "0123456789abcdef", 16);
+	/* The exact bytes: fixext 16, type 1, incarnation, slot, gen. */
+	assert_int_equal((unsigned char) sb.data[1], 0xd8);
+	assert_int_equal(sb.data[2], TR_PACK_EXT_PID);
+	uint64_t inc = 0;
+	for (int k = 0; k < 8; k++)
+		inc = inc << 8 | (unsigned char) sb.data[3 + k];
+	assert_true(inc == tr_system_incarnation(sys));
 
 	msgpack_unpacked u;
 	msgpack_unpacked_init(&u);
@@ -503,19 +523,25 @@ test_pid_roundtrip(void **state)
 	    MSGPACK_UNPACK_SUCCESS);
 	assert_int_equal(u.data.type, MSGPACK_OBJECT_ARRAY);
 	for (size_t i = 0; i < n; i++) {
-		tr_pid p = TR_PID_NIL;
-		assert_int_equal(tr_unpack_pid(&u.data.via.array.ptr[i], &p),
-		    0);
+		tr_pid p = { 9, 9, 9 };
+		const msgpack_object *o = &u.data.via.array.ptr[i];
+		assert_int_equal(tr_unpack_pid(sys, o, &p), 0);
 		assert_true(tr_pid_eq(p, pids[i]));
+		int want = tr_pid_is_nil(pids[i]) ? 0 : TR_ENOTLOCAL;
+		assert_int_equal(tr_unpack_pid(other, o, &p), want);
 	}
 	tr_pid p;
-	assert_int_equal(tr_unpack_pid(&u.data.via.array.ptr[n], &p),
+	assert_int_equal(tr_unpack_pid(sys, &u.data.via.array.ptr[n], &p),
 	    TR_EBADMSG);
-	assert_int_equal(tr_unpack_pid(&u.data.via.array.ptr[n + 1], &p),
+	assert_int_equal(tr_unpack_pid(sys, &u.data.via.array.ptr[n + 1], &p),
 	    TR_EBADMSG);
-	assert_int_equal(tr_unpack_pid(NULL, &p), TR_EBADMSG);
+	assert_int_equal(tr_unpack_pid(sys, NULL, &p), TR_EBADMSG);
+	assert_int_equal(tr_unpack_pid(NULL, &u.data.via.array.ptr[0], &p),
+	    TR_EBADMSG);
 	msgpack_unpacked_destroy(&u);
 	msgpack_sbuffer_destroy(&sb);
+	assert_int_equal(tr_system_stop(other), 0);
+	assert_int_equal(tr_system_stop(sys), 0);
 }
 
 int

@@ -37,7 +37,8 @@ extern "C" {
 	X(ESYS, 13, "operating system error")                             \
 	X(ENOENT, 14, "no such name, timer or reference")                 \
 	X(EDOWN, 15, "the called actor exited")                           \
-	X(EDEADLK, 16, "an actor may not call itself")
+	X(EDEADLK, 16, "an actor may not call itself")                    \
+	X(EBADTERM, 17, "payload does not match the term format")
 
 enum tr_err {
 	TR_OK = 0,

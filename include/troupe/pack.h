@@ -7,7 +7,8 @@
  * msgpack helpers.  A payload is msgpack by convention: build it with
  * msgpack-c (msgpack_sbuffer + msgpack_packer) and send it with
  * tr_send_sbuffer, or use the one-integer shortcuts, which encode a
- * standard msgpack integer without an allocation.
+ * standard msgpack integer without an allocation.  Most payloads are
+ * simpler to build and read with the term calls of troupe/term.h.
  */
 
 #include <stdint.h>
@@ -69,23 +70,41 @@ TR_API int tr_send_sbuffer(tr_ctx *cx, tr_pid pid, uint32_t tag,
 TR_API int tr_msg_unpack(const tr_msg *m, msgpack_unpacked *out);
 
 /*
- * Pids in payloads are msgpack ext values of type TR_PACK_EXT_PID holding
- * node, slot and generation (three big-endian uint32), so that a payload
- * can say "this is a pid" and a node can translate the node field when a
- * message crosses between nodes.
+ * Pids and references in payloads are msgpack ext values (fixext 16; see
+ * docs/protocol.md, format version 1) that name the system they belong
+ * to, so that the same bytes name the same actor on every node:
+ *   pid: type TR_PACK_EXT_PID, incarnation (u64), slot (u32), gen (u32);
+ *   ref: type TR_PACK_EXT_REF, incarnation (u64), reference (u64);
+ * all big-endian; the incarnation is the random number the system drew
+ * at start (tr_system_incarnation).  TR_PID_NIL is incarnation 0, slot
+ * UINT32_MAX, gen 0; reference 0 is incarnation 0, reference 0.  The
+ * term calls (troupe/term.h: items p and r) use the same encoding.
  */
 #define TR_PACK_EXT_PID 1
+#define TR_PACK_EXT_REF 2
 
-/* tr_pack_pid packs p (any value: node, slot and generation as they are)
- * into pk. Returns 0, TR_ENOMEM, or TR_EINVAL (pk NULL). Thread: any. */
-TR_API int tr_pack_pid(msgpack_packer *pk, tr_pid p);
+/* TR_PACK_PID_LEN is the length of a packed pid or reference (18). */
+#define TR_PACK_PID_LEN 18
 
-/* tr_unpack_pid reads a pid packed by tr_pack_pid from o into *p.
- * Returns 0 or TR_EBADMSG (also for o or p NULL).  Any 96-bit value may
- * come out (a peer chooses it): every call taking a pid treats one that
- * names no live actor as a dead one, and a nonlocal one as TR_ENOTLOCAL.
- * Thread: any. */
-TR_API int tr_unpack_pid(const msgpack_object *o, tr_pid *p);
+/*
+ * tr_pack_pid packs p, a pid of sys (node 0) or TR_PID_NIL, into pk.
+ * Returns 0, TR_ENOMEM, TR_ENOTLOCAL (p on another node: what the
+ * distribution layer will translate), or TR_EINVAL (sys or pk NULL).
+ * Thread: any.
+ */
+TR_API int tr_pack_pid(tr_system *sys, msgpack_packer *pk, tr_pid p);
+
+/*
+ * tr_unpack_pid reads a pid packed by tr_pack_pid from o into *p.  A pid
+ * of sys comes out as a local pid (node 0), the nil pid as TR_PID_NIL.
+ * Returns 0, TR_EBADMSG (o not a pid ext of 16 bytes; also for sys, o or
+ * p NULL) or TR_ENOTLOCAL (a pid of another system: with no distribution
+ * it names no actor here).  Slot and generation may be any value (a peer
+ * chooses them): every call taking a pid treats one that names no live
+ * actor as a dead one.
+ * Thread: any.
+ */
+TR_API int tr_unpack_pid(tr_system *sys, const msgpack_object *o, tr_pid *p);
 
 #ifdef __cplusplus
 }

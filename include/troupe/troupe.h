@@ -11,6 +11,7 @@
 #include <troupe/msg.h>
 #include <troupe/pack.h>
 #include <troupe/pid.h>
+#include <troupe/term.h>
 #include <troupe/version.h>
 
 #ifdef __cplusplus
