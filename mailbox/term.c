@@ -21,6 +21,9 @@
  * as len > left (never pos + len, which could wrap), and skipping a value
  * is a loop with a counter of values still owed (no recursion an input
  * could deepen).  Nothing recurses: formats nest at most TERM_DEPTH deep.
+ * Integers and pids, the items of the hot messages, have inlined readers
+ * making the same checks; anything else in their place goes to the
+ * general reader, so error codes do not depend on which path ran.
  */
 
 #include <stdlib.h>
