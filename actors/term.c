@@ -133,9 +133,16 @@ tr_msg_scan_v(tr_ctx *cx, const tr_msg *m, const char *fmt, va_list ap)
 int
 tr_msg_scan(tr_ctx *cx, const tr_msg *m, const char *fmt, ...)
 {
+	/* Straight to the codec with this call's list: no va_copy, no
+	 * layer between (this is the receive side of the hot path). */
+	if (cx == NULL)
+		return TR_ECONTEXT;
+	if (m == NULL)
+		return TR_EINVAL;
 	va_list ap;
 	va_start(ap, fmt);
-	int rv = tr_msg_scan_v(cx, m, fmt, ap);
+	int rv = tr__term_scan(cx->cx_w->w_sys->s_incarnation, m->m_data,
+	    m->m_len, fmt, &ap);
 	va_end(ap);
 	return rv;
 }
@@ -193,9 +200,12 @@ tr_unpack_pid(tr_system *sys, const msgpack_object *o, tr_pid *p)
 
 /* ------------------------------------------------------------ sending */
 
-int
-tr_send_term_v(tr_ctx *cx, tr_pid pid, uint32_t tag, const char *fmt,
-    va_list ap)
+/*
+ * send_term is tr_send_term_v on *ap, which it consumes when the term
+ * needs one pass only (no strings or binaries), else copies.
+ */
+static int
+send_term(tr_ctx *cx, tr_pid pid, uint32_t tag, const char *fmt, va_list *app)
 {
 	if (cx == NULL)
 		return TR_ECONTEXT;
@@ -214,9 +224,7 @@ tr_send_term_v(tr_ctx *cx, tr_pid pid, uint32_t tag, const char *fmt,
 			tr__term_plan_free(&plan);
 			return TR_ENOMEM;
 		}
-		va_copy(aq, ap);
-		int64_t n = tr__term_write_once(inc, m->m_data, &aq, &plan);
-		va_end(aq);
+		int64_t n = tr__term_write_once(inc, m->m_data, app, &plan);
 		if (n >= 0) {
 			m->m_len = (uint32_t) n;
 			rv = tr_send_msg(cx, pid, m);
@@ -226,7 +234,7 @@ tr_send_term_v(tr_ctx *cx, tr_pid pid, uint32_t tag, const char *fmt,
 		return n < 0 ? (int) n : rv;
 	}
 	tr__term_plan_free(&plan);
-	va_copy(aq, ap);
+	va_copy(aq, *app);
 	int64_t n = tr__term_size(inc, fmt, &aq, &plan);
 	va_end(aq);
 	if (n < 0)
@@ -238,12 +246,21 @@ tr_send_term_v(tr_ctx *cx, tr_pid pid, uint32_t tag, const char *fmt,
 		tr__term_plan_free(&plan);
 		return (uint64_t) n > TR_MSG_MAX_LEN ? TR_ETOOBIG : TR_ENOMEM;
 	}
-	va_copy(aq, ap);
-	tr__term_write(inc, m->m_data, &aq, &plan);
-	va_end(aq);
+	tr__term_write(inc, m->m_data, app, &plan);
 	rv = tr_send_msg(cx, pid, m);
 	if (rv != 0)
 		tr_msg_free(m);
+	return rv;
+}
+
+int
+tr_send_term_v(tr_ctx *cx, tr_pid pid, uint32_t tag, const char *fmt,
+    va_list ap)
+{
+	va_list aq;
+	va_copy(aq, ap);
+	int rv = send_term(cx, pid, tag, fmt, &aq);
+	va_end(aq);
 	return rv;
 }
 
@@ -252,7 +269,7 @@ tr_send_term(tr_ctx *cx, tr_pid pid, uint32_t tag, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	int rv = tr_send_term_v(cx, pid, tag, fmt, ap);
+	int rv = send_term(cx, pid, tag, fmt, &ap);
 	va_end(ap);
 	return rv;
 }

@@ -21,6 +21,9 @@
  * as len > left (never pos + len, which could wrap), and skipping a value
  * is a loop with a counter of values still owed (no recursion an input
  * could deepen).  Nothing recurses: formats nest at most TERM_DEPTH deep.
+ * Integers and pids, the items of the hot messages, have inlined readers
+ * making the same checks; anything else in their place goes to the
+ * general reader, so error codes do not depend on which path ran.
  */
 
 #include <stdlib.h>
@@ -384,7 +387,8 @@ hdr(pk *k, unsigned char t, uint64_t v, int n)
 	k->n += 1 + (size_t) n;
 }
 
-static void
+/* Inlined: the hot items of a send are integers. */
+static inline __attribute__((always_inline)) void
 w_uint(pk *k, uint64_t u)
 {
 	if (u < 128)
@@ -399,7 +403,8 @@ w_uint(pk *k, uint64_t u)
 		hdr(k, 0xcf, u, 8);
 }
 
-static void
+/* Inlined: the hot items of a send are integers. */
+static inline __attribute__((always_inline)) void
 w_int(pk *k, int64_t v)
 {
 	if (v >= 0)
@@ -465,6 +470,14 @@ tr__term_put_pid(unsigned char *out, uint64_t inc, tr_pid p)
 	return 0;
 }
 
+/*
+ * TERM_MAX: no term may be this big, which keeps lengths far below any
+ * size_t wrap.  Only strings and binaries are checked against it: every
+ * other item adds at most 18 bytes, and there is one per character of a
+ * format, which is in memory.
+ */
+#define TERM_MAX ((size_t) 1 << 40)
+
 static int
 pack_ops(pk *k, const op *ops, size_t nops)
 {
@@ -502,11 +515,15 @@ pack_ops(pk *k, const op *ops, size_t nops)
 			if (s == NULL)
 				return TR_EINVAL;
 			rv = w_str(k, s, strlen(s));
+			if (rv == 0 && k->n > TERM_MAX)
+				rv = TR_ETOOBIG;
 			break;
 		}
 		case 'S': {
 			const char *s = va_arg(*k->ap, const char *);
 			rv = w_str(k, s, va_arg(*k->ap, size_t));
+			if (rv == 0 && k->n > TERM_MAX)
+				rv = TR_ETOOBIG;
 			break;
 		}
 		case 'y': {
@@ -518,6 +535,8 @@ pack_ops(pk *k, const op *ops, size_t nops)
 				return TR_ETOOBIG;
 			w_len(k, 0, 0, 0xc4, 0xc5, (uint32_t) len);
 			put(k, b, len);
+			if (k->n > TERM_MAX)
+				rv = TR_ETOOBIG;
 			break;
 		}
 		case 'p': {
@@ -562,9 +581,6 @@ pack_ops(pk *k, const op *ops, size_t nops)
 		}
 		if (rv != 0)
 			return rv;
-		/* Stay far below any size_t wrap: no term may be this big. */
-		if (k->n > ((size_t) 1 << 40))
-			return TR_ETOOBIG;
 	}
 	return 0;
 }
@@ -839,9 +855,10 @@ int_of(const val *v, bool is_signed, int64_t lo, uint64_t hi, uint64_t *out)
 	return TR_EBADTERM;
 }
 
-/* scan_val matches the scalar (or A, M) item o against v, read at s. */
-static int
-scan_val(sc *s, const op *po, const val *v)
+/* scan_int matches the integer item o (i, I, u, U or a literal) against
+ * v; inlined where an integer was just read. */
+static inline __attribute__((always_inline)) int
+scan_int(sc *s, const op *po, const val *v)
 {
 	int rv;
 	uint64_t u;
@@ -887,6 +904,22 @@ scan_val(sc *s, const op *po, const val *v)
 		    (int64_t) u != po->lit)
 			return TR_EBADTERM;
 		break;
+	}
+	return 0;
+}
+
+/* scan_val matches the scalar (or A, M) item o against v, read at s. */
+static int
+scan_val(sc *s, const op *po, const val *v)
+{
+	int rv;
+	switch (po->code) {
+	case 'i':
+	case 'I':
+	case 'u':
+	case 'U':
+	case '0':
+		return scan_int(s, po, v);
 	case 'f': {
 		if (v->kind != V_FLT)
 			return TR_EBADTERM;
@@ -982,6 +1015,78 @@ scan_val(sc *s, const op *po, const val *v)
 	return 0;
 }
 
+/*
+ * rd_int reads an integer value (any of its forms) at s, which has a
+ * byte at least; 1 if the value there is not an integer (nothing read:
+ * rd reads it), else 0 or TR_EBADMSG as rd.
+ */
+static inline int
+rd_int(sc *s, val *v)
+{
+	const unsigned char *p = s->p + s->pos;
+	unsigned char t = p[0];
+	if (t <= 0x7f) {
+		v->kind = V_UINT;
+		v->u = t;
+		s->pos++;
+		return 0;
+	}
+	if (t >= 0xe0) {
+		v->kind = V_NEG;
+		v->i = (int8_t) t;
+		s->pos++;
+		return 0;
+	}
+	if (t < 0xcc || t > 0xd3)
+		return 1;
+	int w = 1 << ((t - 0xcc) & 3);
+	if ((size_t) w >= s->len - s->pos)
+		return TR_EBADMSG;
+	uint64_t u = get_be(p + 1, w);
+	if (t >= 0xd0) {
+		if (w < 8 && (u >> (8 * w - 1)) != 0)
+			u |= ~(uint64_t) 0 << (8 * w); /* sign-extend */
+		v->i = (int64_t) u;
+		v->kind = v->i < 0 ? V_NEG : V_UINT;
+	} else {
+		v->kind = V_UINT;
+	}
+	v->u = u;
+	s->pos += 1 + (size_t) w;
+	return 0;
+}
+
+/*
+ * rd_pid reads a pid in its one form (fixext 16 of type TR_PACK_EXT_PID)
+ * at s, which has a byte at least, and stores it as the item p; 1 if the
+ * bytes there are not that form (nothing read: the general path reads
+ * them, and tells a truncated value from a mismatch), else 0 or the
+ * error of tr__term_get_pid.
+ */
+static inline int
+rd_pid(sc *s)
+{
+	const unsigned char *p = s->p + s->pos;
+	if (s->len - s->pos < TR_PACK_PID_LEN || p[0] != 0xd8 ||
+	    p[1] != (unsigned char) TR_PACK_EXT_PID)
+		return 1;
+	/* The 16-byte body as two big-endian words: incarnation, then
+	 * slot and generation. */
+	uint64_t i = get_be(p + 2, 8);
+	uint64_t sg = get_be(p + 10, 8);
+	tr_pid pid = { 0, (uint32_t) (sg >> 32), (uint32_t) sg };
+	if (i == 0 || i != s->inc) {
+		int rv = tr__term_get_pid(p + 2, 16, s->inc, &pid);
+		if (rv != 0)
+			return rv;
+	}
+	s->pos += TR_PACK_PID_LEN;
+	tr_pid *o = OUT(s, tr_pid *);
+	if (o != NULL)
+		*o = pid;
+	return 0;
+}
+
 /* scan_ops matches nops ops against the values at s. */
 static int
 scan_ops(sc *s, const op *ops, size_t nops)
@@ -1041,6 +1146,33 @@ scan_ops(sc *s, const op *ops, size_t nops)
 					s->pos++;
 					continue;
 				}
+			}
+		}
+		if (s->pos < s->len) {
+			/* Fast paths: integers in their other forms, and pids,
+			 * without the general reader (same checks). */
+			switch (o->code) {
+			case 'i':
+			case 'I':
+			case 'u':
+			case 'U':
+			case '0':
+				rv = rd_int(s, &v);
+				if (rv < 0)
+					return rv;
+				if (rv == 0) {
+					if ((rv = scan_int(s, o, &v)) != 0)
+						return rv;
+					continue;
+				}
+				break;
+			case 'p':
+				rv = rd_pid(s);
+				if (rv < 0)
+					return rv;
+				if (rv == 0)
+					continue;
+				break;
 			}
 		}
 		if ((rv = rd(s, &v)) != 0)
