@@ -40,6 +40,7 @@ enum {
 	TR__A_INIT = 1u << 0,    /* a_init has not run yet */
 	TR__A_PROCESS = 1u << 1, /* a process: a_proc is set */
 	TR__A_TRAP = 1u << 2,    /* traps exits */
+	TR__A_OWNED = 1u << 3,   /* a_state is the runtime's copy: freed */
 };
 
 /* a_xflags, set by anyone (atomic). */
@@ -614,6 +615,15 @@ uint64_t tr__now_ms(tr_system *sys);
 int tr__names_init(tr_system *sys);
 void tr__names_fini(tr_system *sys);
 void tr__names_drop(tr_system *sys, tr__actor *a, tr_pid pid);
+/* tr__name_ok: name is 1..TR_NAME_MAX bytes. */
+bool tr__name_ok(const char *name);
+/* tr__names_spawn_claim registers name for a (pid, not yet published) and
+ * returns 0 with the names lock held (release it with
+ * tr__names_spawn_done once pid's generation is published), or TR_EEXIST
+ * / TR_ENOMEM with it released. */
+int tr__names_spawn_claim(tr_system *sys, const char *name, tr__actor *a,
+    tr_pid pid);
+void tr__names_spawn_done(tr_system *sys);
 
 /* tr__log formats a line and hands it to the system's logging hook. */
 void tr__log(tr_system *sys, tr_log_level level, const char *fmt, ...)
