@@ -233,7 +233,8 @@ spawn_actor(tr_system *sys, tr_pid *pidp, const tr_spawn_opts *opts,
 		}
 	}
 	tr__lane_reopen(&a->a_sig);
-	atomic_store_explicit(&a->a_xflags, 0, memory_order_relaxed);
+	atomic_store_explicit(&a->a_xflags, process ? TR__X_PROCESS : 0,
+	    memory_order_relaxed);
 	if (name != NULL) {
 		/* The name goes in under the names lock, held until the
 		 * generation is published: tr_whereis (which takes that
@@ -720,6 +721,9 @@ answer_lane(tr_system *sys, tr__pool *p, tr__node *sigs, uint32_t gen,
 			if (why != NULL)
 				(void) tr__post(sys, p, self, s->m_from,
 				    TR_TAG_DOWN, 0, s->m_ref, why, whylen);
+			break;
+		case TR__SIG_INFO:
+			tr__info_answer(NULL, s, false);
 			break;
 		default:
 			break;

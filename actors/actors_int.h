@@ -48,6 +48,8 @@ enum {
 	TR__X_URGENT =
 	    1u << 0,           /* an exit signal is queued: drain the mailbox */
 	TR__X_NAMED = 1u << 1, /* has a registered name (see names.c) */
+	TR__X_PROCESS = 1u << 2, /* a process (set at spawn, for
+	                          * tr_actor_info_get) */
 };
 
 /*
@@ -102,6 +104,7 @@ enum {
 	TR__SIG_UNLINK = 3,    /* from: who unlinks */
 	TR__SIG_MONITOR = 4,   /* from: watcher, ref */
 	TR__SIG_DEMONITOR = 5, /* ref */
+	TR__SIG_INFO = 6,      /* ptr payload: a tr__inforeq (wait.c) */
 };
 #define TR__TAG_XSIG (TR_TAG_SYSTEM + 0x100) /* exit signal; payload: reason */
 #define TR__TAG_RECV_TMO (TR_TAG_SYSTEM + 0x101) /* receive timeout; ref: seq */
@@ -459,6 +462,9 @@ size_t tr__reason_pack(void *buf, tr_reason_kind kind, const char *text);
 
 /* tr__run_lane handles a's pending lane signals. Thread: a's worker. */
 void tr__run_lane(tr__worker *w, tr__actor *a);
+/* tr__info_answer answers the tr_actor_info_get signal s: with a's own
+ * details if alive (a's owner thread), else as gone; frees nothing. */
+void tr__info_answer(tr__actor *a, tr_msg *s, bool alive);
 
 /*
  * tr__sysmsg decides what to do with a message carrying a system tag or
@@ -624,6 +630,9 @@ bool tr__name_ok(const char *name);
 int tr__names_spawn_claim(tr_system *sys, const char *name, tr__actor *a,
     tr_pid pid);
 void tr__names_spawn_done(tr_system *sys);
+/* tr__names_of copies pid's registered name into buf (TR_NAME_MAX + 1
+ * bytes) and returns true, or false if it has none. */
+bool tr__names_of(tr_system *sys, tr_pid pid, char *buf);
 
 /* tr__log formats a line and hands it to the system's logging hook. */
 void tr__log(tr_system *sys, tr_log_level level, const char *fmt, ...)

@@ -397,3 +397,21 @@ tr_system_call_name_term(tr_system *sys, const char *name, uint32_t tag,
 	va_end(ap);
 	return rv;
 }
+
+bool
+tr__names_of(tr_system *sys, tr_pid pid, char *buf)
+{
+	struct tr__names *n = sys->s_names;
+	bool found = false;
+	pthread_mutex_lock(&n->n_mx);
+	tr__mapent *me = tr__map_get(&n->n_by_slot, (uint64_t) pid.slot + 1);
+	if (me != NULL) {
+		name_ent *e = me->me_ptr;
+		if (tr_pid_eq(e->ne_pid, pid)) {
+			strcpy(buf, e->ne_name);
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&n->n_mx);
+	return found;
+}

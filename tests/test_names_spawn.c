@@ -496,6 +496,98 @@ test_event_rules(void **unused)
 	tu_stop(sys);
 }
 
+/* ------------------------------------------------------ actor info */
+
+static atomic_int info_go;
+
+/* Blocks in receive for T_STOP, leaving T_MSG messages queued. */
+static void
+info_proc(tr_ctx *cx, void *arg)
+{
+	(void) arg;
+	tr_actor_info self;
+	TU_CHECK_EQ(tr_actor_info_get(tr_ctx_system(cx), tr_self(cx), 0, &self),
+	    0);
+	TU_CHECK(
+	    self.detailed && self.process && self.status == TR_STATUS_RUNNING);
+	TU_CHECK(self.stack_size > 0);
+	TU_CHECK(strcmp(self.name, "inspected") == 0);
+	(void) tr_trap_exit(cx, true);
+	atomic_store(&info_go, 1);
+	tr_msg *m = tr_receive_tag(cx, T_STOP, TU_RECV_MS * 3);
+	TU_CHECK(m != NULL);
+	tr_msg_free(m);
+}
+
+static atomic_int spin_stop;
+
+static int
+spin_fn(tr_ctx *cx, tr_msg *m, void *state)
+{
+	(void) cx;
+	(void) state;
+	if (tr_msg_tag(m) == T_STOP)
+		return TR_STOP;
+	tu_deadline d = tu_deadline_ms(30000 * TU_SLOW);
+	while (!atomic_load(&spin_stop) && !tu_expired(&d))
+		;
+	return TR_CONTINUE;
+}
+
+static void
+test_actor_info(void **unused)
+{
+	(void) unused;
+	tr_system *sys = tu_start(2, 0);
+	assert_non_null(sys);
+	atomic_store(&info_go, 0);
+	tr_pid p;
+	tr_spawn_opts o = { .flags = TR_SPAWN_WAIT, .name = "inspected" };
+	assert_int_equal(tr_spawn_process(sys, &p, info_proc, NULL, &o), 0);
+	tu_deadline d = tu_deadline_ms(30000 * TU_SLOW);
+	while (!atomic_load(&info_go) && tu_poll(&d))
+		;
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(tr_system_send(sys, p, T_MSG, "x", 1), 0);
+	/* Five messages it does not want: it stays blocked in receive. */
+	tr_actor_info in;
+	d = tu_deadline_ms(30000 * TU_SLOW);
+	do {
+		assert_int_equal(tr_actor_info_get(sys, p, TU_RECV_MS, &in), 0);
+	} while ((!in.detailed || in.message_queue_len < 5 ||
+	             in.status != TR_STATUS_WAITING) &&
+	    tu_poll(&d));
+	assert_true(in.detailed);
+	assert_true(in.process);
+	assert_true(in.trap_exit);
+	assert_int_equal(in.message_queue_len, 5);
+	assert_int_equal(in.status, TR_STATUS_WAITING);
+	assert_string_equal(in.name, "inspected");
+	assert_int_equal(in.links, 0);
+	assert_true(in.stack_size > 0);
+	assert_int_equal(tr_system_send(sys, p, T_STOP, NULL, 0), 0);
+	tu_wait_info(sys, p);
+	assert_int_equal(tr_actor_info_get(sys, p, TU_RECV_MS, &in),
+	    TR_ENOPROC);
+	assert_int_equal(tr_actor_info_get(NULL, p, 0, &in), TR_EINVAL);
+	assert_int_equal(tr_actor_info_get(sys, TR_PID_NIL, 0, &in), TR_EINVAL);
+
+	/* An event actor busy in a long turn does not answer in time. */
+	atomic_store(&spin_stop, 0);
+	tr_spawn_opts eo = { .flags = TR_SPAWN_WAIT };
+	assert_int_equal(tr_spawn(sys, &p, spin_fn, NULL, &eo), 0);
+	assert_int_equal(tr_system_send(sys, p, T_MSG, NULL, 0), 0);
+	assert_int_equal(tr_system_send(sys, p, T_MSG, NULL, 0), 0);
+	assert_int_equal(tr_actor_info_get(sys, p, 20, &in), 0);
+	assert_false(in.process);
+	if (!in.detailed) /* else the spin had not begun yet */
+		assert_int_equal(in.status, TR_STATUS_RUNNING);
+	atomic_store(&spin_stop, 1);
+	assert_int_equal(tr_system_send(sys, p, T_STOP, NULL, 0), 0);
+	tu_wait_info(sys, p);
+	tu_stop(sys);
+}
+
 int
 main(void)
 {
@@ -507,6 +599,7 @@ main(void)
 		cmocka_unit_test(test_interval_at_stop),
 		cmocka_unit_test(test_state_copy),
 		cmocka_unit_test(test_event_rules),
+		cmocka_unit_test(test_actor_info),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -231,6 +231,9 @@ enum tr_spawn_flags {
 	TR_SPAWN_COMPACT = 1u << 4,
 };
 
+/* TR_NAME_MAX is the longest registered name, in bytes. */
+#define TR_NAME_MAX 63
+
 /* Spawn options; all-zero (or a NULL pointer) means none. */
 typedef struct tr_spawn_opts {
 	/* Event actors: run when it first gets a worker. */
@@ -407,6 +410,56 @@ TR_API bool tr_is_alive(tr_system *sys, tr_pid pid);
 TR_API int tr_wait(tr_system *sys, tr_pid pid, int64_t timeout_ms,
     tr_exit_info *info);
 
+/*
+ * tr_actor_info_status: what an actor was doing (Erlang's status in
+ * process_info).
+ */
+typedef enum tr_actor_info_status {
+	/* Not scheduled: nothing to do until a message or signal comes (an
+	 * idle event actor, or a process blocked in receive). */
+	TR_STATUS_WAITING = 0,
+	/* Scheduled: has work and waits for a worker, or is running. */
+	TR_STATUS_RUNNABLE = 1,
+	/* Running: the caller itself, or an actor that did not answer
+	 * within the timeout (busy in one long turn). */
+	TR_STATUS_RUNNING = 2,
+} tr_actor_info_status;
+
+/* tr_actor_info: a snapshot of one actor, for diagnosis (process_info). */
+typedef struct tr_actor_info {
+	tr_actor_info_status status;
+	bool process;               /* a process (else an event actor) */
+	char name[TR_NAME_MAX + 1]; /* registered name, "" if none */
+	/* The fields below are set only if detailed is true: the actor
+	 * answered (or asked about itself). */
+	bool detailed;
+	bool trap_exit;
+	uint64_t message_queue_len; /* queued, not yet taken */
+	uint32_t links;
+	uint32_t monitors;     /* actors it monitors (calls under way too) */
+	uint32_t monitored_by; /* monitors on it */
+	size_t stack_size;     /* a process's stack (virtual size) */
+} tr_actor_info;
+
+/*
+ * tr_actor_info_get describes the actor pid in *info.  status, process
+ * and name are read from outside at once; the other fields the actor
+ * reads itself, answering a signal between two of its turns (it has no
+ * cost before anyone asks): a plain thread waits up to timeout_ms (< 0:
+ * forever; 0: do not ask) for that answer.  An actor (a worker's thread)
+ * never waits: it gets the details only about itself.  Without an answer
+ * in time the actor was busy in one long turn: status is then
+ * TR_STATUS_RUNNING and detailed false.  Everything is a snapshot,
+ * stale as soon as it is returned: for diagnosis, not for decisions (a
+ * message being pushed at that instant may be missing from
+ * message_queue_len).  Returns 0, TR_ENOPROC (pid names no live actor,
+ * or it ended before answering), TR_EINVAL (sys or info NULL, nil pid),
+ * TR_ENOTLOCAL, TR_ENOMEM.
+ * Thread: any.
+ */
+TR_API int tr_actor_info_get(tr_system *sys, tr_pid pid, int64_t timeout_ms,
+    tr_actor_info *info);
+
 /* ------------------------------------------------------------- receive */
 
 /* TR_INFINITY: a timeout that never expires. */
@@ -582,8 +635,8 @@ TR_API int tr_msg_reason(const tr_msg *m, tr_exit_info *info);
 
 /* --------------------------------------------------------------- names */
 
-/* TR_NAME_MAX is the longest name, in bytes. */
-#define TR_NAME_MAX 63
+/* TR_NAME_MAX (the longest name, in bytes) is defined with the spawn
+ * options above. */
 
 /*
  * tr_register gives pid the name; it is freed when pid exits.  Errors:
