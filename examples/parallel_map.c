@@ -8,7 +8,7 @@
  * spawn_monitor and 'DOWN' do.  Its Erlang twin is
  * docs/twins/parallel_map.erl.
  *
- * A gatherer process spawns the workers (each with its argument copied
+ * A gatherer process (run by tr_run, the program's main) spawns the workers (each with its argument copied
  * in: no malloc), then receives until every worker's DOWN has come: a
  * result {I, I*I}, or a DOWN whose reason is not normal (a crash:
  * every number divisible by 97 is refused).
@@ -85,16 +85,5 @@ gatherer(tr_ctx *cx, void *arg)
 int
 main(void)
 {
-	tr_system *sys;
-	if (tr_system_start(&sys, NULL) != 0)
-		return 1;
-	tr_pid pid;
-	tr_exit_info info = { TR_REASON_ERROR, "not started" };
-	int rv = tr_spawn_process(sys, &pid, gatherer, NULL,
-	    &(tr_spawn_opts){ .flags = TR_SPAWN_WAIT });
-	if (rv == 0)
-		rv = tr_wait(sys, pid, TR_INFINITY, &info);
-	printf("gatherer ended: %s\n", rv == 0 ? info.text : tr_strerror(rv));
-	tr_system_stop(sys);
-	return rv == 0 && info.kind == TR_REASON_NORMAL ? 0 : 1;
+	return tr_run(NULL, gatherer, NULL, NULL) == 0 ? 0 : 1;
 }

@@ -6,7 +6,8 @@
  * actor with its state copied in by the runtime (no malloc, no
  * destructor).  Its Erlang twin is docs/twins/pipeline.erl.
  *
- * A driver process builds  double -> increment -> sum,  sends 1..N to
+ * A driver process (run by tr_run, the program's main) builds
+ * double -> increment -> sum,  sends 1..N to
  * the first stage and then DONE.  Each stage forwards what it computes;
  * DONE travels down the pipeline behind the numbers (one sender's
  * messages arrive in order) and stops each stage; the sum stage sends
@@ -62,21 +63,16 @@ start(tr_ctx *cx, stage st)
 static void
 driver(tr_ctx *cx, void *arg)
 {
-	int64_t n = *(int64_t *) arg;
+	int64_t n = *(int64_t *) arg, total = 0;
 	tr_pid sum = start(cx,
 	    (stage){ .next = TR_PID_NIL, .report = tr_self(cx) });
 	tr_pid inc = start(cx, (stage){ .next = sum, .mul = 1, .add = 1 });
 	tr_pid dbl = start(cx, (stage){ .next = inc, .mul = 2 });
-	printf("driver: sending 1..%" PRId64 " through double -> increment "
-	       "-> sum\n",
-	    n);
+	printf("driver: sending 1..%" PRId64 " through the pipeline\n", n);
 	for (int64_t i = 1; i <= n; i++)
 		TR_ASSERT(cx, tr_send_int(cx, dbl, VALUE, i) == 0);
 	TR_ASSERT(cx, tr_send(cx, dbl, DONE, NULL, 0) == 0);
-	tr_msg *m = tr_receive_tag(cx, TOTAL, 60000);
-	int64_t total = 0;
-	TR_ASSERT(cx, m != NULL && tr_msg_int(m, &total) == 0);
-	tr_msg_free(m);
+	tr_msg_free(tr_receive_term(cx, TOTAL, 60000, "I", &total));
 	printf("driver: total %" PRId64 " (expected %" PRId64 ")\n", total,
 	    n * (n + 2));
 	TR_ASSERT(cx, total == n * (n + 2));
@@ -86,16 +82,5 @@ int
 main(int argc, char **argv)
 {
 	int64_t n = argc > 1 ? strtoll(argv[1], NULL, 10) : 1000000;
-	tr_system *sys;
-	if (n < 1 || tr_system_start(&sys, NULL) != 0)
-		return 1;
-	tr_pid pid;
-	tr_exit_info info = { TR_REASON_ERROR, "not started" };
-	int rv = tr_spawn_process(sys, &pid, driver, &n,
-	    &(tr_spawn_opts){ .flags = TR_SPAWN_WAIT });
-	if (rv == 0)
-		rv = tr_wait(sys, pid, TR_INFINITY, &info);
-	printf("driver ended: %s\n", rv == 0 ? info.text : tr_strerror(rv));
-	tr_system_stop(sys);
-	return rv == 0 && info.kind == TR_REASON_NORMAL ? 0 : 1;
+	return tr_run(NULL, driver, &n, NULL) == 0 ? 0 : 1;
 }

@@ -7,8 +7,9 @@
  * periodic tick and gives up waiting after a timeout (Erlang's `after`).
  * Its Erlang twin is docs/twins/selective_receive.erl.
  *
- * main spawns the process under the name "inbox" and sends it six jobs
- * {Priority, Name} and then START.  The process:
+ * The main process (run by tr_run) spawns the process "inbox" (named at
+ * spawn, monitored), sends it six jobs {Priority, Name} and then START,
+ * and waits for its DOWN.  The inbox:
  *   1. waits for START, though six jobs are queued ahead of it;
  *   2. starts a tick every 20 ms (tr_send_interval);
  *   3. takes the urgent jobs (priority >= 5) first, without waiting;
@@ -67,8 +68,9 @@ inbox(tr_ctx *cx, void *arg)
 	}
 	printf("inbox: no job for 100 ms\n");
 	for (int t = 1; t <= 3; t++) {
-		tr_msg_free(tr_receive_tag(cx, TICK, 1000));
+		TR_ASSERT(cx, (m = tr_receive_tag(cx, TICK, 1000)) != NULL);
 		printf("inbox: tick %d\n", t);
+		tr_msg_free(m);
 	}
 	TR_ASSERT(cx, tr_cancel_timer(tr_ctx_system(cx), tick) == 0);
 	static const int expected[6] = { 7, 9, 3, 1, 4, 2 };
@@ -76,32 +78,38 @@ inbox(tr_ctx *cx, void *arg)
 		TR_ASSERT(cx, n == 6 && order[i] == expected[i]);
 }
 
-int
-main(void)
+static void
+main_proc(tr_ctx *cx, void *arg)
 {
+	(void) arg;
 	static const struct {
 		int prio;
 		const char *name;
 	} jobs[] = { { 3, "backup" }, { 1, "logs" }, { 7, "alert" },
 		{ 4, "report" }, { 9, "outage" }, { 2, "cleanup" } };
-	tr_system *sys;
-	if (tr_system_start(&sys, NULL) != 0)
-		return 1;
-	tr_pid pid;
-	int rv = tr_spawn_process(sys, &pid, inbox, NULL,
-	    &(tr_spawn_opts){ .name = "inbox", .flags = TR_SPAWN_WAIT });
-	for (int i = 0; rv == 0 && i < 6; i++) {
+	uint64_t ref;
+	TR_ASSERT(cx,
+	    tr_spawn_process(tr_ctx_system(cx), NULL, inbox, NULL,
+	        &(tr_spawn_opts){ .name = "inbox",
+	            .flags = TR_SPAWN_MONITOR,
+	            .monitor_ref = &ref }) == 0);
+	for (int i = 0; i < 6; i++) {
 		printf("main: job %s (priority %d)\n", jobs[i].name,
 		    jobs[i].prio);
-		rv = tr_system_send_name_term(sys, "inbox", JOB, "[i s]",
-		    jobs[i].prio, jobs[i].name);
+		tr_send_name_term(cx, "inbox", JOB, "[i s]", jobs[i].prio,
+		    jobs[i].name);
 	}
-	if (rv == 0)
-		rv = tr_system_send_name(sys, "inbox", START, NULL, 0);
-	tr_exit_info info = { TR_REASON_ERROR, "not started" };
-	if (rv == 0)
-		rv = tr_wait(sys, pid, 10000, &info);
-	printf("inbox ended: %s\n", rv == 0 ? info.text : tr_strerror(rv));
-	tr_system_stop(sys);
-	return rv == 0 && info.kind == TR_REASON_NORMAL ? 0 : 1;
+	tr_send_name(cx, "inbox", START, NULL, 0);
+	tr_msg *down = tr_receive_ref(cx, ref, TR_INFINITY);
+	tr_exit_info why;
+	TR_ASSERT(cx, tr_msg_reason(down, &why) == 0);
+	printf("inbox ended: %s\n", why.text);
+	tr_msg_free(down);
+	TR_ASSERT(cx, why.kind == TR_REASON_NORMAL);
+}
+
+int
+main(void)
+{
+	return tr_run(NULL, main_proc, NULL, NULL) == 0 ? 0 : 1;
 }

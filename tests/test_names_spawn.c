@@ -588,6 +588,43 @@ test_actor_info(void **unused)
 	tu_stop(sys);
 }
 
+/* ------------------------------------------------------------ tr_run */
+
+static void
+run_ok(tr_ctx *cx, void *arg)
+{
+	*(tr_pid *) arg = tr_self(cx);
+	/* Left alive: tr_run's stop ends it with reason shutdown. */
+	TU_CHECK_EQ(tr_spawn(tr_ctx_system(cx), NULL, named_fn, NULL, NULL), 0);
+}
+
+static void
+run_crash(tr_ctx *cx, void *arg)
+{
+	(void) arg;
+	TR_ASSERT(cx, 1 == 2);
+}
+
+static void
+test_run(void **unused)
+{
+	(void) unused;
+	tr_pid p = TR_PID_NIL;
+	tr_exit_info info;
+	assert_int_equal(tr_run(NULL, run_ok, &p, &info), 0);
+	assert_false(tr_pid_is_nil(p));
+	assert_int_equal(info.kind, TR_REASON_NORMAL);
+	tr_system_config cfg = TR_SYSTEM_CONFIG_INIT;
+	cfg.workers = 1;
+	assert_int_equal(tr_run(&cfg, run_crash, NULL, &info), TR_EDOWN);
+	assert_int_equal(info.kind, TR_REASON_ERROR);
+	assert_non_null(strstr(info.text, "1 == 2"));
+	assert_int_equal(tr_run(NULL, NULL, NULL, NULL), TR_EINVAL);
+	cfg.workers = 5000;
+	assert_int_equal(tr_run(&cfg, run_ok, &p, NULL), TR_EINVAL);
+	tu_assert_no_failures();
+}
+
 int
 main(void)
 {
@@ -600,6 +637,7 @@ main(void)
 		cmocka_unit_test(test_state_copy),
 		cmocka_unit_test(test_event_rules),
 		cmocka_unit_test(test_actor_info),
+		cmocka_unit_test(test_run),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -460,6 +460,23 @@ typedef struct tr_actor_info {
 TR_API int tr_actor_info_get(tr_system *sys, tr_pid pid, int64_t timeout_ms,
     tr_actor_info *info);
 
+/*
+ * tr_run is a program's main in one call, like an escript's main/1: it
+ * starts a system with cfg (NULL: defaults), runs fn(cx, arg) in it as a
+ * process, waits until that process ends, stops the system (actors still
+ * alive end with reason shutdown) and returns 0 if the process ended
+ * normally, TR_EDOWN otherwise (an error reason was logged, and is in
+ * *info), or tr_system_start's or tr_spawn_process's error.  info may be
+ * NULL.
+ *
+ *   int main(void) { return tr_run(NULL, driver, NULL, NULL) == 0 ? 0 : 1; }
+ *
+ * Errors: TR_EINVAL (fn NULL), TR_ECONTEXT (called from a worker).
+ * Thread: any but a worker.
+ */
+TR_API int tr_run(const tr_system_config *cfg, tr_process_fn fn, void *arg,
+    tr_exit_info *info);
+
 /* ------------------------------------------------------------- receive */
 
 /* TR_INFINITY: a timeout that never expires. */
