@@ -783,4 +783,8 @@ TR_API int tr_reply_to(tr_ctx *cx, tr_pid to, uint64_t ref, uint32_t tag,
 }
 #endif
 
+/* Supervisors build on everything above: included last, so that
+ * <troupe/troupe.h> alone gives the whole API. */
+#include <troupe/supervisor.h>
+
 #endif /* TROUPE_TROUPE_H */
