@@ -232,17 +232,18 @@ spawn_actor(tr_system *sys, tr_pid *pidp, const tr_spawn_opts *opts,
 			mref = ref;
 		}
 	}
-	tr__lane_reopen(&a->a_sig);
 	atomic_store_explicit(&a->a_xflags, process ? TR__X_PROCESS : 0,
 	    memory_order_relaxed);
 	if (name != NULL) {
 		/* The name goes in under the names lock, held until the
 		 * generation is published: tr_whereis (which takes that
-		 * lock) can hand out the pid only once it is alive. */
+		 * lock) can hand out the pid only once it is alive.  Before
+		 * the lane opens: a failed spawn leaves the slot as it was. */
 		rv = tr__names_spawn_claim(sys, name, a, pid);
 		if (rv != 0)
 			goto fail;
 	}
+	tr__lane_reopen(&a->a_sig);
 	/* release: the fields above are set before anyone can run a. */
 	atomic_store_explicit(&a->a_gen, gen, memory_order_release);
 	if (name != NULL)

@@ -401,8 +401,10 @@ TR_API bool tr_is_alive(tr_system *sys, tr_pid pid);
  * (may be NULL).  For an actor spawned with TR_SPAWN_WAIT the real reason
  * is given even if it ended before the call (once: the record is then
  * released); any other actor already gone gives 0 and kind
- * TR_REASON_NOPROC, as an Erlang monitor would; so does any pid that never
- * named a live actor.
+ * TR_REASON_NOPROC, as an Erlang monitor would (even if it ended
+ * normally: nothing keeps the exit of an actor nobody said would be
+ * waited for; spawn with TR_SPAWN_WAIT, or use tr_run, to get it); so
+ * does any pid that never named a live actor.
  * Errors: TR_EINVAL (sys NULL, nil pid), TR_ETIMEDOUT, TR_ECONTEXT (called
  * from a worker of sys), TR_ENOMEM, TR_ENOTLOCAL.
  * Thread: any but sys's workers.
