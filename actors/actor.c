@@ -174,7 +174,7 @@ caller(tr_system *sys)
  */
 static int
 spawn_actor(tr_system *sys, tr_pid *pidp, const tr_spawn_opts *opts,
-    tr_process_fn pfn, tr_actor_fn fn, tr_init_fn init, void *state)
+    tr_process_fn pfn, tr_actor_fn fn, tr_init_fn init, void *state, bool owned)
 {
 	bool process = pfn != NULL;
 	unsigned flags = opts != NULL ? opts->flags : 0;
@@ -188,6 +188,10 @@ spawn_actor(tr_system *sys, tr_pid *pidp, const tr_spawn_opts *opts,
 		return TR_ECONTEXT;
 	if ((flags & TR_SPAWN_MONITOR) && opts->monitor_ref == NULL)
 		return TR_EINVAL;
+	const char *name = opts != NULL ? opts->name : NULL;
+	if (name != NULL && !tr__name_ok(name))
+		return TR_EINVAL;
+	uint64_t mref = 0;
 	uint32_t slot;
 	int rv = slot_get(sys, w, &slot);
 	if (rv != 0)
@@ -198,7 +202,8 @@ spawn_actor(tr_system *sys, tr_pid *pidp, const tr_spawn_opts *opts,
 	a->a_init = init;
 	a->a_flags = (init != NULL ? TR__A_INIT : 0) |
 	    (process ? TR__A_PROCESS : 0) |
-	    ((flags & TR_SPAWN_TRAP_EXIT) ? TR__A_TRAP : 0);
+	    ((flags & TR_SPAWN_TRAP_EXIT) ? TR__A_TRAP : 0) |
+	    (owned ? TR__A_OWNED : 0);
 	a->a_link = NULL;
 	a->a_in_head = a->a_in_tail = NULL;
 	a->a_ext = NULL;
@@ -268,13 +273,27 @@ spawn_actor(tr_system *sys, tr_pid *pidp, const tr_spawn_opts *opts,
 				goto nomem;
 			}
 			e2->me_pid = tr__pid_of(parent);
-			*opts->monitor_ref = ref;
+			mref = ref;
 		}
 	}
+	atomic_store_explicit(&a->a_xflags, process ? TR__X_PROCESS : 0,
+	    memory_order_relaxed);
+	if (name != NULL) {
+		/* The name goes in under the names lock, held until the
+		 * generation is published: tr_whereis (which takes that
+		 * lock) can hand out the pid only once it is alive.  Before
+		 * the lane opens: a failed spawn leaves the slot as it was. */
+		rv = tr__names_spawn_claim(sys, name, a, pid);
+		if (rv != 0)
+			goto fail;
+	}
 	tr__lane_reopen(&a->a_sig);
-	atomic_store_explicit(&a->a_xflags, 0, memory_order_relaxed);
 	/* release: the fields above are set before anyone can run a. */
 	atomic_store_explicit(&a->a_gen, gen, memory_order_release);
+	if (name != NULL)
+		tr__names_spawn_done(sys);
+	if (mref != 0)
+		*opts->monitor_ref = mref;
 	if (w != NULL)
 		tr__count(&w->w_spawned);
 	else
@@ -294,8 +313,13 @@ spawn_actor(tr_system *sys, tr_pid *pidp, const tr_spawn_opts *opts,
 		tr__actor_schedule(sys, a);
 	return 0;
 nomem:
-	if (parent != NULL && parent->a_ext != NULL)
+	rv = TR_ENOMEM;
+fail:
+	if (parent != NULL && parent->a_ext != NULL) {
 		tr__map_del(&parent->a_ext->x_links, tr__pid_key(pid), NULL);
+		if (mref != 0)
+			tr__map_del(&parent->a_ext->x_mon_out, mref, NULL);
+	}
 	if (a->a_ext != NULL && a->a_ext->x_waiters != NULL) {
 		pthread_mutex_lock(&sys->s_ext_mx);
 		tr__map_del(&sys->s_waits, tr__pid_key(pid), NULL);
@@ -307,7 +331,27 @@ nomem:
 		tr__proc_free(sys, a);
 	a->a_flags = 0;
 	slot_release(sys, w, a);
-	return TR_ENOMEM;
+	return rv;
+}
+
+/* own_state copies opts->state_size bytes of state (zeroes if NULL) into
+ * a block the actor will own; *copyp is NULL if none is asked for. */
+static int
+own_state(const tr_spawn_opts *opts, const void *state, void **copyp)
+{
+	*copyp = NULL;
+	if (opts == NULL || opts->state_size == 0)
+		return 0;
+	if (opts->state_size > TR_STATE_MAX)
+		return TR_EINVAL;
+	void *c = state != NULL ? malloc(opts->state_size)
+	                        : calloc(1, opts->state_size);
+	if (c == NULL)
+		return TR_ENOMEM;
+	if (state != NULL)
+		memcpy(c, state, opts->state_size);
+	*copyp = c;
+	return 0;
 }
 
 int
@@ -319,9 +363,17 @@ tr_spawn(tr_system *sys, tr_pid *pidp, tr_actor_fn fn, void *state,
 		rv = TR_EINVAL;
 	else if (atomic_load_explicit(&sys->s_stopping, memory_order_acquire))
 		rv = TR_ESTOPPED;
-	else
-		rv = spawn_actor(sys, pidp, opts, NULL, fn,
-		    opts != NULL ? opts->init : NULL, state);
+	else {
+		void *copy;
+		rv = own_state(opts, state, &copy);
+		if (rv == 0) {
+			rv = spawn_actor(sys, pidp, opts, NULL, fn,
+			    opts != NULL ? opts->init : NULL,
+			    copy != NULL ? copy : state, copy != NULL);
+			if (rv != 0)
+				free(copy);
+		}
+	}
 	if (rv != 0 && opts != NULL && opts->state_free != NULL)
 		opts->state_free(state);
 	return rv;
@@ -338,9 +390,15 @@ tr_spawn_process(tr_system *sys, tr_pid *pidp, tr_process_fn fn, void *arg,
 	               memory_order_acquire)) {
 		rv = TR_ESTOPPED;
 	} else {
-		rv = spawn_actor(sys, pidp, opts, fn, NULL, NULL, arg);
-		if (rv == 0)
-			return 0;
+		void *copy;
+		rv = own_state(opts, arg, &copy);
+		if (rv == 0) {
+			rv = spawn_actor(sys, pidp, opts, fn, NULL, NULL,
+			    copy != NULL ? copy : arg, copy != NULL);
+			if (rv == 0)
+				return 0;
+			free(copy);
+		}
 	}
 	if (opts != NULL && opts->state_free != NULL)
 		opts->state_free(arg);
@@ -722,6 +780,9 @@ answer_lane(tr_system *sys, tr__pool *p, tr__node *sigs, uint32_t gen,
 				(void) tr__post(sys, p, self, s->m_from,
 				    TR_TAG_DOWN, 0, s->m_ref, why, whylen);
 			break;
+		case TR__SIG_INFO:
+			tr__info_answer(NULL, s, false);
+			break;
 		default:
 			break;
 		}
@@ -758,6 +819,8 @@ tr__finish(tr_system *sys, tr__worker *w, tr__pool *p, tr__actor *a,
 		tell_peers(sys, p, a, self, why, whylen);
 	if (a->a_free != NULL)
 		a->a_free(a->a_state);
+	if (a->a_flags & TR__A_OWNED)
+		free(a->a_state);
 	a->a_state = NULL;
 	a->a_free = NULL;
 

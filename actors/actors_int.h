@@ -40,6 +40,7 @@ enum {
 	TR__A_INIT = 1u << 0,    /* a_init has not run yet */
 	TR__A_PROCESS = 1u << 1, /* a process: a_proc is set */
 	TR__A_TRAP = 1u << 2,    /* traps exits */
+	TR__A_OWNED = 1u << 3,   /* a_state is the runtime's copy: freed */
 };
 
 /* a_xflags, set by anyone (atomic). */
@@ -50,6 +51,8 @@ enum {
 	/* A free slot in no free list: the dead run that holds its mailbox
 	 * gives it back when done (see slot_get in actor.c). */
 	TR__X_ORPHAN = 1u << 2,
+	TR__X_PROCESS = 1u << 3, /* a process (set at spawn, for
+	                          * tr_actor_info_get) */
 };
 
 /*
@@ -104,6 +107,7 @@ enum {
 	TR__SIG_UNLINK = 3,    /* from: who unlinks */
 	TR__SIG_MONITOR = 4,   /* from: watcher, ref */
 	TR__SIG_DEMONITOR = 5, /* ref */
+	TR__SIG_INFO = 6,      /* ptr payload: a tr__inforeq (wait.c) */
 };
 #define TR__TAG_XSIG (TR_TAG_SYSTEM + 0x100) /* exit signal; payload: reason */
 #define TR__TAG_RECV_TMO (TR_TAG_SYSTEM + 0x101) /* receive timeout; ref: seq */
@@ -495,6 +499,9 @@ size_t tr__reason_pack(void *buf, tr_reason_kind kind, const char *text);
 
 /* tr__run_lane handles a's pending lane signals. Thread: a's worker. */
 void tr__run_lane(tr__worker *w, tr__actor *a);
+/* tr__info_answer answers the tr_actor_info_get signal s: with a's own
+ * details if alive (a's owner thread), else as gone; frees nothing. */
+void tr__info_answer(tr__actor *a, tr_msg *s, bool alive);
 
 /* tr__noproc_answer answers, for the gone actor `gone`, a lane request of
  * kind from `from`: a link gets an exit signal and a monitor a DOWN, both
@@ -710,6 +717,18 @@ void tr__names_drop(tr_system *sys, tr__actor *a, tr_pid pid);
  * takes no lock it may wait for (the stack overflow report). */
 bool tr__names_of(tr_system *sys, tr__actor *a, char *buf, size_t len,
     bool try);
+/* tr__name_ok: name is 1..TR_NAME_MAX bytes. */
+bool tr__name_ok(const char *name);
+/* tr__names_spawn_claim registers name for a (pid, not yet published) and
+ * returns 0 with the names lock held (release it with
+ * tr__names_spawn_done once pid's generation is published), or TR_EEXIST
+ * / TR_ENOMEM with it released. */
+int tr__names_spawn_claim(tr_system *sys, const char *name, tr__actor *a,
+    tr_pid pid);
+void tr__names_spawn_done(tr_system *sys);
+/* tr__names_of_pid copies pid's registered name into buf (TR_NAME_MAX + 1
+ * bytes) and returns true, or false if it has none. */
+bool tr__names_of_pid(tr_system *sys, tr_pid pid, char *buf);
 
 /* tr__log formats a line and hands it to the system's logging hook. */
 void tr__log(tr_system *sys, tr_log_level level, const char *fmt, ...)

@@ -231,9 +231,11 @@ int
 tr_system_call(tr_system *sys, tr_pid pid, uint32_t tag, const void *data,
     size_t len, int64_t timeout_ms, tr_msg **reply)
 {
-	if (sys == NULL || reply == NULL || (data == NULL && len > 0))
+	if (reply == NULL)
 		return TR_EINVAL;
 	*reply = NULL;
+	if (sys == NULL || (data == NULL && len > 0))
+		return TR_EINVAL;
 	if (tr__tls_worker != NULL && tr__tls_worker->w_sys == sys)
 		return TR_ECONTEXT;
 	if (len > TR_MSG_MAX_LEN)

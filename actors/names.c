@@ -10,6 +10,7 @@
  * name is never left pointing at a dead actor.
  */
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,8 +111,8 @@ grow(struct tr__names *n)
 	n->n_cap = cap;
 }
 
-static bool
-name_ok(const char *name)
+bool
+tr__name_ok(const char *name)
 {
 	if (name == NULL || name[0] == '\0')
 		return false;
@@ -129,10 +130,65 @@ unlink_ent(struct tr__names *n, name_ent **pp)
 	free(e);
 }
 
+/* insert files name for pid (whose actor's TR__X_NAMED the caller set);
+ * n_mx held, *pp is find()'s empty result. */
+static int
+insert(struct tr__names *n, name_ent **pp, const char *name, uint64_t h,
+    tr_pid pid)
+{
+	name_ent *e = calloc(1, sizeof(*e));
+	tr__mapent *me = e != NULL
+	    ? tr__map_put(&n->n_by_slot, (uint64_t) pid.slot + 1, NULL)
+	    : NULL;
+	if (me == NULL) {
+		free(e);
+		return TR_ENOMEM;
+	}
+	me->me_ptr = e;
+	e->ne_pid = pid;
+	e->ne_hash = h;
+	strcpy(e->ne_name, name);
+	e->ne_next = *pp;
+	*pp = e;
+	if (++n->n_len > n->n_cap)
+		grow(n);
+	return 0;
+}
+
+int
+tr__names_spawn_claim(tr_system *sys, const char *name, tr__actor *a,
+    tr_pid pid)
+{
+	struct tr__names *n = sys->s_names;
+	uint64_t h = hash_name(name);
+	pthread_mutex_lock(&n->n_mx);
+	name_ent **pp = find(n, name, h);
+	int rv = *pp != NULL ? TR_EEXIST : insert(n, pp, name, h, pid);
+	if (rv != 0) {
+		pthread_mutex_unlock(&n->n_mx);
+		if (rv == TR_EEXIST)
+			tr__log(sys, TR_LOG_WARN,
+			    "spawn: name '%s' is taken: no actor made", name);
+		return rv;
+	}
+	/* seq_cst: set before the generation is published (release, in
+	 * spawn_actor); tr__finish moves the generation, then reads this
+	 * flag: an exit always finds the name. */
+	atomic_fetch_or_explicit(&a->a_xflags, TR__X_NAMED,
+	    memory_order_seq_cst);
+	return 0;
+}
+
+void
+tr__names_spawn_done(tr_system *sys)
+{
+	pthread_mutex_unlock(&sys->s_names->n_mx);
+}
+
 int
 tr_register(tr_system *sys, const char *name, tr_pid pid)
 {
-	if (sys == NULL || !name_ok(name) || tr_pid_is_nil(pid))
+	if (sys == NULL || !tr__name_ok(name) || tr_pid_is_nil(pid))
 		return TR_EINVAL;
 	if (pid.node != 0)
 		return TR_ENOTLOCAL;
@@ -155,26 +211,9 @@ tr_register(tr_system *sys, const char *name, tr_pid pid)
 		atomic_fetch_and_explicit(&a->a_xflags, ~(uint32_t) TR__X_NAMED,
 		    memory_order_relaxed);
 		rv = TR_ENOPROC;
-	} else {
-		name_ent *e = calloc(1, sizeof(*e));
-		tr__mapent *me = e != NULL
-		    ? tr__map_put(&n->n_by_slot, (uint64_t) pid.slot + 1, NULL)
-		    : NULL;
-		if (me == NULL) {
-			free(e);
-			atomic_fetch_and_explicit(&a->a_xflags,
-			    ~(uint32_t) TR__X_NAMED, memory_order_relaxed);
-			rv = TR_ENOMEM;
-		} else {
-			me->me_ptr = e;
-			e->ne_pid = pid;
-			e->ne_hash = h;
-			strcpy(e->ne_name, name);
-			e->ne_next = *pp;
-			*pp = e;
-			if (++n->n_len > n->n_cap)
-				grow(n);
-		}
+	} else if ((rv = insert(n, pp, name, h, pid)) != 0) {
+		atomic_fetch_and_explicit(&a->a_xflags, ~(uint32_t) TR__X_NAMED,
+		    memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&n->n_mx);
 	return rv;
@@ -183,7 +222,7 @@ tr_register(tr_system *sys, const char *name, tr_pid pid)
 int
 tr_unregister(tr_system *sys, const char *name)
 {
-	if (sys == NULL || !name_ok(name))
+	if (sys == NULL || !tr__name_ok(name))
 		return TR_EINVAL;
 	struct tr__names *n = sys->s_names;
 	int rv = TR_ENOENT;
@@ -204,7 +243,7 @@ tr_unregister(tr_system *sys, const char *name)
 int
 tr_whereis(tr_system *sys, const char *name, tr_pid *pid)
 {
-	if (sys == NULL || !name_ok(name) || pid == NULL)
+	if (sys == NULL || !tr__name_ok(name) || pid == NULL)
 		return TR_EINVAL;
 	struct tr__names *n = sys->s_names;
 	int rv = TR_ENOENT;
@@ -265,6 +304,139 @@ tr__names_of(tr_system *sys, tr__actor *a, char *buf, size_t len, bool try)
 		for (; i + 1 < len && ne->ne_name[i] != '\0'; i++)
 			buf[i] = ne->ne_name[i];
 		buf[i] = '\0';
+	}
+	pthread_mutex_unlock(&n->n_mx);
+	return found;
+}
+
+/* ------------------------------------------------------- by name */
+
+int
+tr_system_send_name(tr_system *sys, const char *name, uint32_t tag,
+    const void *data, size_t len)
+{
+	tr_pid pid;
+	int rv = tr_whereis(sys, name, &pid);
+	return rv != 0 ? rv : tr_system_send(sys, pid, tag, data, len);
+}
+
+/* callee finds name for a call: TR_ENOPROC if none (*reply NULL). */
+static int
+callee(tr_system *sys, const char *name, tr_msg **reply, tr_pid *pid)
+{
+	if (reply == NULL)
+		return TR_EINVAL;
+	*reply = NULL;
+	int rv = tr_whereis(sys, name, pid);
+	return rv == TR_ENOENT ? TR_ENOPROC : rv;
+}
+
+int
+tr_call_name(tr_ctx *cx, const char *name, uint32_t tag, const void *data,
+    size_t len, int64_t timeout_ms, tr_msg **reply)
+{
+	if (cx == NULL) {
+		if (reply != NULL)
+			*reply = NULL;
+		return TR_ECONTEXT;
+	}
+	tr_pid pid;
+	int rv = callee(cx->cx_w->w_sys, name, reply, &pid);
+	return rv != 0 ? rv
+	               : tr_call(cx, pid, tag, data, len, timeout_ms, reply);
+}
+
+int
+tr_system_call_name(tr_system *sys, const char *name, uint32_t tag,
+    const void *data, size_t len, int64_t timeout_ms, tr_msg **reply)
+{
+	tr_pid pid;
+	int rv = callee(sys, name, reply, &pid);
+	return rv != 0
+	    ? rv
+	    : tr_system_call(sys, pid, tag, data, len, timeout_ms, reply);
+}
+
+int
+tr_send_name_term(tr_ctx *cx, const char *name, uint32_t tag, const char *fmt,
+    ...)
+{
+	if (cx == NULL)
+		return TR_ECONTEXT;
+	tr_pid pid;
+	int rv = tr_whereis(cx->cx_w->w_sys, name, &pid);
+	if (rv != 0)
+		return rv;
+	va_list ap;
+	va_start(ap, fmt);
+	rv = tr_send_term_v(cx, pid, tag, fmt, ap);
+	va_end(ap);
+	return rv;
+}
+
+int
+tr_system_send_name_term(tr_system *sys, const char *name, uint32_t tag,
+    const char *fmt, ...)
+{
+	tr_pid pid;
+	int rv = tr_whereis(sys, name, &pid);
+	if (rv != 0)
+		return rv;
+	va_list ap;
+	va_start(ap, fmt);
+	rv = tr_system_send_term_v(sys, pid, tag, fmt, ap);
+	va_end(ap);
+	return rv;
+}
+
+int
+tr_call_name_term(tr_ctx *cx, const char *name, uint32_t tag,
+    int64_t timeout_ms, tr_msg **reply, const char *fmt, ...)
+{
+	if (cx == NULL) {
+		if (reply != NULL)
+			*reply = NULL;
+		return TR_ECONTEXT;
+	}
+	tr_pid pid;
+	int rv = callee(cx->cx_w->w_sys, name, reply, &pid);
+	if (rv != 0)
+		return rv;
+	va_list ap;
+	va_start(ap, fmt);
+	rv = tr_call_term_v(cx, pid, tag, timeout_ms, reply, fmt, ap);
+	va_end(ap);
+	return rv;
+}
+
+int
+tr_system_call_name_term(tr_system *sys, const char *name, uint32_t tag,
+    int64_t timeout_ms, tr_msg **reply, const char *fmt, ...)
+{
+	tr_pid pid;
+	int rv = callee(sys, name, reply, &pid);
+	if (rv != 0)
+		return rv;
+	va_list ap;
+	va_start(ap, fmt);
+	rv = tr_system_call_term_v(sys, pid, tag, timeout_ms, reply, fmt, ap);
+	va_end(ap);
+	return rv;
+}
+
+bool
+tr__names_of_pid(tr_system *sys, tr_pid pid, char *buf)
+{
+	struct tr__names *n = sys->s_names;
+	bool found = false;
+	pthread_mutex_lock(&n->n_mx);
+	tr__mapent *me = tr__map_get(&n->n_by_slot, (uint64_t) pid.slot + 1);
+	if (me != NULL) {
+		name_ent *e = me->me_ptr;
+		if (tr_pid_eq(e->ne_pid, pid)) {
+			strcpy(buf, e->ne_name);
+			found = true;
+		}
 	}
 	pthread_mutex_unlock(&n->n_mx);
 	return found;

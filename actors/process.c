@@ -285,15 +285,16 @@ suspend(tr__proc *p, int st)
 	p->p_state = TR__P_RUNNING;
 }
 
-void
+int
 tr_yield(tr_ctx *cx)
 {
 	if (cx == NULL || cx->cx_proc == NULL)
-		return;
+		return TR_ECONTEXT;
 	suspend(cx->cx_proc, TR__P_YIELDED);
 	/* A busy process still hears exit signals when it yields. */
 	if (tr__signals(cx->cx_w, cx, cx->cx_self))
 		tr__proc_exit(cx);
+	return 0;
 }
 
 /* --------------------------------------------------------- receive */
@@ -432,11 +433,14 @@ match_none(const tr_msg *m, void *arg)
 	return false;
 }
 
-void
+int
 tr_sleep(tr_ctx *cx, int64_t ms)
 {
-	if (cx != NULL && cx->cx_proc != NULL && ms > 0)
+	if (cx == NULL || cx->cx_proc == NULL)
+		return TR_ECONTEXT;
+	if (ms > 0)
 		(void) receive(cx, match_none, NULL, ms, NULL, false);
+	return 0;
 }
 
 tr_msg *

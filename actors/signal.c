@@ -228,6 +228,9 @@ tr__run_lane(tr__worker *w, tr__actor *a)
 			if (x != NULL)
 				tr__map_del(&x->x_mon_in, s->m_ref, NULL);
 			break;
+		case TR__SIG_INFO:
+			tr__info_answer(a, s, s->m_to_gen == gen);
+			break;
 		default:
 			break;
 		}

@@ -357,3 +357,31 @@ tr_system_stats_get(tr_system *sys, tr_system_stats *st)
 	st->workers = sys->s_nworkers;
 	return 0;
 }
+
+int
+tr_run(const tr_system_config *cfg, tr_process_fn fn, void *arg,
+    tr_exit_info *info)
+{
+	tr_exit_info mine;
+	if (info == NULL)
+		info = &mine;
+	memset(info, 0, sizeof(*info));
+	info->kind = TR_REASON_NOPROC;
+	if (fn == NULL)
+		return TR_EINVAL;
+	if (tr__tls_worker != NULL)
+		return TR_ECONTEXT;
+	tr_system *sys;
+	int rv = tr_system_start(&sys, cfg);
+	if (rv != 0)
+		return rv;
+	tr_pid pid;
+	tr_spawn_opts o = { .flags = TR_SPAWN_WAIT };
+	rv = tr_spawn_process(sys, &pid, fn, arg, &o);
+	if (rv == 0)
+		rv = tr_wait(sys, pid, TR_INFINITY, info);
+	(void) tr_system_stop(sys);
+	if (rv == 0 && info->kind != TR_REASON_NORMAL)
+		rv = TR_EDOWN;
+	return rv;
+}

@@ -381,9 +381,11 @@ int
 tr_system_call_term_v(tr_system *sys, tr_pid pid, uint32_t tag,
     int64_t timeout_ms, tr_msg **reply, const char *fmt, va_list ap)
 {
-	if (sys == NULL || reply == NULL)
+	if (reply == NULL)
 		return TR_EINVAL;
 	*reply = NULL;
+	if (sys == NULL)
+		return TR_EINVAL;
 	tbuf b;
 	int rv = tbuf_pack(&b, sys->s_incarnation, fmt, ap);
 	if (rv != 0)

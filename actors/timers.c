@@ -46,6 +46,7 @@ struct tr__timer {
 	tr__timer *t_next;   /* free list, s_tin */
 	tr__timer *t_cnext;  /* owner's cancel stack */
 	uint64_t t_deadline; /* s_tin: when to fire (ms) */
+	uint64_t t_period;   /* ms; 0: fires once */
 };
 
 #define container(n) \
@@ -128,6 +129,46 @@ recycle(tr__worker *w, tr__timer *t)
 	}
 }
 
+static void file(tr__worker *w, tr__timer *t, uint64_t deadline);
+
+/* tick posts a copy of periodic timer t's message (unless its target or
+ * the actor that started it is gone: then the timer ends) and files t
+ * again one period after its last deadline, skipping the ticks that are
+ * past already.  t is T_FIRED (its cancels wait); back to T_PENDING at
+ * the end. */
+static void
+tick(tr__worker *w, tr__timer *t, uint64_t st)
+{
+	tr_system *sys = w->w_sys;
+	tr_msg *tm = t->t_msg;
+	if (tr__lookup(sys, t->t_to) == NULL ||
+	    (!tr_pid_is_nil(tm->m_from) &&
+	        tr__lookup(sys, tm->m_from) == NULL)) {
+		recycle(w, t);
+		return;
+	}
+	tr_msg *m = tr__msg_new(&w->w_pool, tm->m_len);
+	if (m != NULL) { /* out of memory: this tick is lost, not the next */
+		m->m_from = tm->m_from;
+		m->m_tag = tm->m_tag;
+		m->m_to_gen = tm->m_to_gen;
+		m->m_flags = tm->m_flags;
+		m->m_ref = tm->m_ref;
+		if (tm->m_len > 0)
+			tr__copy(m->m_data, tm->m_data, tm->m_len);
+		tr__post_msg(sys, &w->w_pool, t->t_to, m);
+	}
+	uint64_t now = tr__now_ms(sys);
+	uint64_t next = t->t_node.tn_deadline + t->t_period;
+	if (next <= now) /* overdue: skip to the first deadline after now */
+		next += ((now - next) / t->t_period + 1) * t->t_period;
+	file(w, t, next);
+	/* release: pairs with tr_cancel_timer's acquire CAS; the timer is
+	 * filed again before a cancel may unfile it. */
+	atomic_store_explicit(&t->t_state, (st & ~(uint64_t) 3) | T_PENDING,
+	    memory_order_release);
+}
+
 static void
 fire(void *arg, tr__tnode *n)
 {
@@ -139,6 +180,10 @@ fire(void *arg, tr__tnode *n)
 	if (atomic_compare_exchange_strong_explicit(&t->t_state, &pending,
 	        (st & ~(uint64_t) 3) | T_FIRED, memory_order_acq_rel,
 	        memory_order_acquire)) {
+		if (t->t_period != 0) {
+			tick(w, t, st);
+			return;
+		}
 		tr_msg *m = t->t_msg;
 		t->t_msg = NULL;
 		tr__post_msg(w->w_sys, &w->w_pool, t->t_to, m);
@@ -155,13 +200,14 @@ file(tr__worker *w, tr__timer *t, uint64_t deadline)
 		w->w_wheel_next = deadline;
 }
 
-int
-tr__timer_start(tr_system *sys, tr__worker *w, tr_pid to, int64_t delay_ms,
-    tr_msg *m, tr_timer *out)
+static int
+start(tr_system *sys, tr__worker *w, tr_pid to, int64_t delay_ms,
+    uint64_t period_ms, tr_msg *m, tr_timer *out)
 {
 	tr__timer *t = timer_get(sys, w);
 	if (t == NULL)
 		return TR_ENOMEM;
+	t->t_period = period_ms;
 	if (delay_ms > TR__DELAY_MAX)
 		delay_ms = TR__DELAY_MAX; /* ~35 years: as good as never */
 	/* Round the exact deadline up to the next ms tick: the wheel fires
@@ -200,16 +246,34 @@ tr__timer_start(tr_system *sys, tr__worker *w, tr_pid to, int64_t delay_ms,
 }
 
 int
+tr__timer_start(tr_system *sys, tr__worker *w, tr_pid to, int64_t delay_ms,
+    tr_msg *m, tr_timer *out)
+{
+	return start(sys, w, to, delay_ms, 0, m, out);
+}
+
+int
 tr_cancel_timer(tr_system *sys, tr_timer timer)
 {
 	tr__timer *t = timer.t_p;
 	if (sys == NULL || t == NULL)
 		return TR_EINVAL;
 	uint64_t pending = (timer.t_gen << 2) | T_PENDING;
-	if (!atomic_compare_exchange_strong_explicit(&t->t_state, &pending,
-	        (timer.t_gen << 2) | T_CANCELLED, memory_order_acq_rel,
-	        memory_order_relaxed))
-		return TR_ENOENT;
+	/* acq_rel: exactly one of fire and cancel wins; acquire pairs with
+	 * tick's release store (a periodic timer filed again). */
+	while (!atomic_compare_exchange_strong_explicit(&t->t_state, &pending,
+	    (timer.t_gen << 2) | T_CANCELLED, memory_order_acq_rel,
+	    memory_order_acquire)) {
+		/* T_FIRED of this generation: its owner is firing it right
+		 * now; a periodic timer then goes back to pending (wait for
+		 * that, a few instructions: a tick that started before the
+		 * cancel may still be delivered, no tick after), a one-shot
+		 * one to free (ENOENT). */
+		if (pending != ((timer.t_gen << 2) | T_FIRED))
+			return TR_ENOENT;
+		tr__cpu_relax();
+		pending = (timer.t_gen << 2) | T_PENDING;
+	}
 	if (t->t_shared) {
 		pthread_mutex_lock(&sys->s_ext_mx);
 		bool listed = t->t_inlist;
@@ -404,6 +468,62 @@ tr_system_send_after(tr_system *sys, tr_pid pid, int64_t delay_ms, uint32_t tag,
 	if (m == NULL)
 		return TR_ENOMEM;
 	rv = tr__timer_start(sys, w, pid, delay_ms, m, timer);
+	if (rv != 0)
+		tr__msg_delete_any(sys, p, m);
+	return rv;
+}
+
+/* ------------------------------------------------------------ interval */
+
+static int
+check_period(int64_t period_ms)
+{
+	return period_ms <= 0 || period_ms > TR__DELAY_MAX ? TR_EINVAL : 0;
+}
+
+int
+tr_send_interval(tr_ctx *cx, tr_pid pid, int64_t period_ms, uint32_t tag,
+    const void *data, size_t len, tr_timer *timer)
+{
+	if (cx == NULL)
+		return TR_ECONTEXT;
+	int rv = check(pid, period_ms, tag, data, len);
+	if (rv == 0)
+		rv = check_period(period_ms);
+	if (rv != 0)
+		return rv;
+	tr__worker *w = cx->cx_w;
+	tr_msg *m = make(w->w_sys, &w->w_pool, tr__pid_of(cx->cx_self), tag,
+	    data, len);
+	if (m == NULL)
+		return TR_ENOMEM;
+	rv = start(w->w_sys, w, pid, period_ms, (uint64_t) period_ms, m, timer);
+	if (rv != 0)
+		tr__msg_delete(&w->w_pool, m);
+	return rv;
+}
+
+int
+tr_system_send_interval(tr_system *sys, tr_pid pid, int64_t period_ms,
+    uint32_t tag, const void *data, size_t len, tr_timer *timer)
+{
+	if (sys == NULL)
+		return TR_EINVAL;
+	int rv = check(pid, period_ms, tag, data, len);
+	if (rv == 0)
+		rv = check_period(period_ms);
+	if (rv != 0)
+		return rv;
+	if (atomic_load_explicit(&sys->s_stopping, memory_order_acquire))
+		return TR_ESTOPPED;
+	tr__worker *w = tr__tls_worker;
+	if (w != NULL && w->w_sys != sys)
+		w = NULL;
+	tr__pool *p = w != NULL ? &w->w_pool : NULL;
+	tr_msg *m = make(sys, p, TR_PID_NIL, tag, data, len);
+	if (m == NULL)
+		return TR_ENOMEM;
+	rv = start(sys, w, pid, period_ms, (uint64_t) period_ms, m, timer);
 	if (rv != 0)
 		tr__msg_delete_any(sys, p, m);
 	return rv;

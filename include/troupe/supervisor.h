@@ -124,6 +124,7 @@ typedef struct tr_sup_event {
  * tr_sup_report_fn receives each event; it runs in the supervisor.  The
  * default writes one line per event through the system's logging hook
  * (tr_log, level TR_LOG_ERROR): supervisor, child id, reason, restarts.
+ * Thread: the supervisor's process.
  */
 typedef void (*tr_sup_report_fn)(void *arg, const tr_sup_event *ev);
 
@@ -161,7 +162,8 @@ typedef struct tr_sup_spec {
 	tr_sup_opts opts; /* TR_SPAWN_LINK is implied */
 } tr_sup_spec;
 
-/* tr_sup_child_start is a tr_child_start_fn starting the tr_sup_spec arg. */
+/* tr_sup_child_start is a tr_child_start_fn starting the tr_sup_spec arg.
+ * Thread: the parent supervisor (called by it). */
 TR_API int tr_sup_child_start(tr_ctx *cx, void *arg, void *extra, tr_pid *pid);
 
 /*
@@ -181,17 +183,20 @@ TR_API int tr_sup_start_child(tr_system *sys, tr_ctx *cx, tr_pid sup,
  * restarted and its spec stays (restart it with tr_sup_restart_child).
  * For simple_one_for_one name the child by pid (id NULL); it is removed.
  * Errors: TR_ENOENT (no such child), TR_ENOPROC, TR_ETIMEDOUT.
+ * Thread: process or plain thread (cx NULL).
  */
 TR_API int tr_sup_terminate_child(tr_system *sys, tr_ctx *cx, tr_pid sup,
     const char *id, tr_pid pid, int64_t timeout_ms);
 
 /* tr_sup_restart_child starts again a terminated child (not a running
- * one: TR_EEXIST). Errors as tr_sup_start_child, and TR_ENOENT. */
+ * one: TR_EEXIST). Errors as tr_sup_start_child, and TR_ENOENT.
+ * Thread: process or plain thread (cx NULL). */
 TR_API int tr_sup_restart_child(tr_system *sys, tr_ctx *cx, tr_pid sup,
     const char *id, tr_pid *child, int64_t timeout_ms);
 
 /* tr_sup_delete_child removes a terminated child's spec (a running one:
- * TR_EEXIST). Errors: TR_ENOENT, TR_ENOPROC, TR_ETIMEDOUT. */
+ * TR_EEXIST). Errors: TR_ENOENT, TR_ENOPROC, TR_ETIMEDOUT.
+ * Thread: process or plain thread (cx NULL). */
 TR_API int tr_sup_delete_child(tr_system *sys, tr_ctx *cx, tr_pid sup,
     const char *id, int64_t timeout_ms);
 
@@ -205,7 +210,9 @@ typedef struct tr_child_info {
 } tr_child_info;
 
 /* tr_sup_which_children fills out[0..cap) in start order and stores the
- * number of children in *n (which may exceed cap). */
+ * number of children in *n (which may exceed cap).  Errors: TR_EINVAL,
+ * TR_ENOPROC, TR_ETIMEDOUT.
+ * Thread: process or plain thread (cx NULL). */
 TR_API int tr_sup_which_children(tr_system *sys, tr_ctx *cx, tr_pid sup,
     tr_child_info *out, size_t cap, size_t *n, int64_t timeout_ms);
 
@@ -218,6 +225,9 @@ typedef struct tr_sup_counts {
 	uint64_t restarts; /* since the supervisor started */
 } tr_sup_counts;
 
+/* tr_sup_count_children fills *c.  Errors: TR_EINVAL, TR_ENOPROC,
+ * TR_ETIMEDOUT.
+ * Thread: process or plain thread (cx NULL). */
 TR_API int tr_sup_count_children(tr_system *sys, tr_ctx *cx, tr_pid sup,
     tr_sup_counts *c, int64_t timeout_ms);
 
@@ -225,6 +235,7 @@ TR_API int tr_sup_count_children(tr_system *sys, tr_ctx *cx, tr_pid sup,
  * tr_sup_stop shuts the supervisor down: its children in reverse start
  * order by their shutdown specs, then itself with reason shutdown; waits
  * for the end.  Errors: TR_ENOPROC, TR_ETIMEDOUT.
+ * Thread: process or plain thread (cx NULL).
  */
 TR_API int tr_sup_stop(tr_system *sys, tr_ctx *cx, tr_pid sup,
     int64_t timeout_ms);

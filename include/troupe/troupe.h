@@ -267,7 +267,14 @@ TR_API int tr_system_stats_get(tr_system *sys, tr_system_stats *st);
 /*
  * Functions taking a tr_ctx (Thread: actor) return TR_ECONTEXT if cx is
  * NULL, as a plain thread has none; those returning a value give an empty
- * one (TR_PID_NIL, NULL, 0, false) and tr_yield and tr_sleep do nothing.
+ * one (TR_PID_NIL, NULL, 0, false).
+ *
+ * Nothing blocks in an event actor (it runs on a worker's stack between
+ * two messages).  The calls whose purpose is to block (Thread: process:
+ * tr_call and its variants, tr_sleep, tr_yield) return TR_ECONTEXT there
+ * and do nothing; the receive calls, which also serve to look at the
+ * queue, take any timeout as 0 there (they return what is queued, or
+ * NULL).
  */
 
 /* What an event actor's handler returns (errors are negative TR_E* codes). */
@@ -306,6 +313,9 @@ enum tr_spawn_flags {
 	TR_SPAWN_COMPACT = 1u << 4,
 };
 
+/* TR_NAME_MAX is the longest registered name, in bytes. */
+#define TR_NAME_MAX 63
+
 /* Spawn options; all-zero (or a NULL pointer) means none. */
 typedef struct tr_spawn_opts {
 	/* Event actors: run when it first gets a worker. */
@@ -319,15 +329,39 @@ typedef struct tr_spawn_opts {
 	/* Processes: stack size (0: the system's); a system keeps up to 8
 	 * distinct sizes (TR_ELIMIT beyond), each rounded up to pages. */
 	size_t stack_size;
+	/* Register the new actor under this name (see tr_register) as part
+	 * of the spawn: the name names it before it runs and before anyone
+	 * can learn its pid.  A taken name fails the spawn (TR_EEXIST) and
+	 * no actor is made.  NULL: no name. */
+	const char *name;
+	/* Nonzero: the runtime allocates state_size bytes for the actor's
+	 * state (a process's arg), copies the state (arg) argument's first
+	 * state_size bytes into them (zeroes them if it is NULL), gives the
+	 * actor that copy, and frees it when the actor ends, after
+	 * state_free (if any) has run on it.  The caller keeps its own
+	 * bytes.  At most TR_STATE_MAX. */
+	size_t state_size;
 } tr_spawn_opts;
+
+/* TR_STATE_MAX is the largest state_size (16 MiB). */
+#define TR_STATE_MAX ((size_t) 16 << 20)
 
 /*
  * tr_spawn creates an event actor that calls fn for each message, with
  * state (owned by the actor from now on: opts->state_free runs on it when
- * the actor ends, also when tr_spawn fails).  On success stores its pid in
- * *pidp (may be NULL) and returns 0.  Errors: TR_EINVAL (sys or fn NULL),
- * TR_ENOMEM (also when the actor table cannot grow), TR_ELIMIT
- * (max_actors reached), TR_ESTOPPED.
+ * the actor ends, also when tr_spawn fails; with opts->state_size the
+ * actor gets a copy instead, see tr_spawn_opts, and state_free runs on
+ * the caller's state only if tr_spawn fails).  On success stores its pid
+ * in *pidp (may be NULL) and returns 0.  Errors: TR_EINVAL (sys or fn
+ * NULL, opts->name empty or longer than TR_NAME_MAX, state_size above
+ * TR_STATE_MAX), TR_EEXIST (opts->name is taken), TR_ENOMEM (also when
+ * the actor table cannot grow), TR_ELIMIT (max_actors reached),
+ * TR_ESTOPPED.
+ *
+ *   struct acc { int64_t sum; } a0 = { 0 };
+ *   tr_spawn(sys, &pid, handle, &a0,
+ *       &(tr_spawn_opts){ .name = "acc", .state_size = sizeof(a0) });
+ *
  * Thread: any.
  */
 TR_API int tr_spawn(tr_system *sys, tr_pid *pidp, tr_actor_fn fn, void *state,
@@ -351,10 +385,12 @@ TR_API int tr_spawn_process(tr_system *sys, tr_pid *pidp, tr_process_fn fn,
 /*
  * tr_yield lets other actors run before the calling process goes on; a
  * long loop in a process should call it now and then.  In an event actor
- * it does nothing.
- * Thread: actor.
+ * it does nothing and returns TR_ECONTEXT (an event actor yields by
+ * returning from its handler; see "Nothing blocks in an event actor" in
+ * docs/guide.md).  Returns 0 in a process, TR_ECONTEXT if cx is NULL.
+ * Thread: process.
  */
-TR_API void tr_yield(tr_ctx *cx);
+TR_API int tr_yield(tr_ctx *cx);
 
 /* tr_self returns the pid of the actor cx belongs to (TR_PID_NIL if cx is
  * NULL). Thread: actor. */
@@ -373,7 +409,13 @@ TR_API tr_system *tr_ctx_system(tr_ctx *cx);
  */
 TR_API int tr_exit(tr_ctx *cx, tr_reason r);
 
-/* TR_ASSERT ends the calling process with an error reason if cond is false. */
+/*
+ * TR_ASSERT ends the calling actor with an error reason if cond is false.
+ * In a process it does not return.  In an event actor (or its init) it
+ * records the reason as tr_exit does: the handler goes on to its end, and
+ * the actor then ends with that reason whatever the handler returns; use
+ * TR_CHECK to leave the handler at once.
+ */
 #define TR_ASSERT(cx, cond)                                         \
 	do {                                                        \
 		if (!(cond))                                        \
@@ -441,13 +483,82 @@ TR_API bool tr_is_alive(tr_system *sys, tr_pid pid);
  * (may be NULL).  For an actor spawned with TR_SPAWN_WAIT the real reason
  * is given even if it ended before the call (once: the record is then
  * released); any other actor already gone gives 0 and kind
- * TR_REASON_NOPROC, as an Erlang monitor would; so does any pid that never
- * named a live actor.
+ * TR_REASON_NOPROC, as an Erlang monitor would (even if it ended
+ * normally: nothing keeps the exit of an actor nobody said would be
+ * waited for; spawn with TR_SPAWN_WAIT, or use tr_run, to get it); so
+ * does any pid that never named a live actor.
  * Errors: TR_EINVAL (sys NULL, nil pid), TR_ETIMEDOUT, TR_ECONTEXT (called
  * from a worker of sys), TR_ENOMEM, TR_ENOTLOCAL.
  * Thread: any but sys's workers.
  */
 TR_API int tr_wait(tr_system *sys, tr_pid pid, int64_t timeout_ms,
+    tr_exit_info *info);
+
+/*
+ * tr_actor_info_status: what an actor was doing (Erlang's status in
+ * process_info).
+ */
+typedef enum tr_actor_info_status {
+	/* Not scheduled: nothing to do until a message or signal comes (an
+	 * idle event actor, or a process blocked in receive). */
+	TR_STATUS_WAITING = 0,
+	/* Scheduled: has work and waits for a worker, or is running. */
+	TR_STATUS_RUNNABLE = 1,
+	/* Running: the caller itself, or an actor that did not answer
+	 * within the timeout (busy in one long turn). */
+	TR_STATUS_RUNNING = 2,
+} tr_actor_info_status;
+
+/* tr_actor_info: a snapshot of one actor, for diagnosis (process_info). */
+typedef struct tr_actor_info {
+	tr_actor_info_status status;
+	bool process;               /* a process (else an event actor) */
+	char name[TR_NAME_MAX + 1]; /* registered name, "" if none */
+	/* The fields below are set only if detailed is true: the actor
+	 * answered (or asked about itself). */
+	bool detailed;
+	bool trap_exit;
+	uint64_t message_queue_len; /* queued, not yet taken */
+	uint32_t links;
+	uint32_t monitors;     /* actors it monitors (calls under way too) */
+	uint32_t monitored_by; /* monitors on it */
+	size_t stack_size;     /* a process's stack (virtual size) */
+} tr_actor_info;
+
+/*
+ * tr_actor_info_get describes the actor pid in *info.  status, process
+ * and name are read from outside at once; the other fields the actor
+ * reads itself, answering a signal between two of its turns (it has no
+ * cost before anyone asks): a plain thread waits up to timeout_ms (< 0:
+ * forever; 0: do not ask) for that answer.  An actor (a worker's thread)
+ * never waits: it gets the details only about itself.  Without an answer
+ * in time the actor was busy in one long turn: status is then
+ * TR_STATUS_RUNNING and detailed false.  Everything is a snapshot,
+ * stale as soon as it is returned: for diagnosis, not for decisions (a
+ * message being pushed at that instant may be missing from
+ * message_queue_len).  Returns 0, TR_ENOPROC (pid names no live actor,
+ * or it ended before answering), TR_EINVAL (sys or info NULL, nil pid),
+ * TR_ENOTLOCAL, TR_ENOMEM.
+ * Thread: any.
+ */
+TR_API int tr_actor_info_get(tr_system *sys, tr_pid pid, int64_t timeout_ms,
+    tr_actor_info *info);
+
+/*
+ * tr_run is a program's main in one call, like an escript's main/1: it
+ * starts a system with cfg (NULL: defaults), runs fn(cx, arg) in it as a
+ * process, waits until that process ends, stops the system (actors still
+ * alive end with reason shutdown) and returns 0 if the process ended
+ * normally, TR_EDOWN otherwise (an error reason was logged, and is in
+ * *info), or tr_system_start's or tr_spawn_process's error.  info may be
+ * NULL.
+ *
+ *   int main(void) { return tr_run(NULL, driver, NULL, NULL) == 0 ? 0 : 1; }
+ *
+ * Errors: TR_EINVAL (fn NULL), TR_ECONTEXT (called from a worker).
+ * Thread: any but a worker.
+ */
+TR_API int tr_run(const tr_system_config *cfg, tr_process_fn fn, void *arg,
     tr_exit_info *info);
 
 /* ------------------------------------------------------------- receive */
@@ -479,10 +590,12 @@ TR_API tr_msg *tr_receive_tag(tr_ctx *cx, uint32_t tag, int64_t timeout_ms);
 
 /*
  * tr_sleep blocks the calling process for ms milliseconds; messages that
- * arrive meanwhile stay queued.  In an event actor it does nothing.
- * Thread: actor (blocking: process).
+ * arrive meanwhile stay queued.  Returns 0; in an event actor (which must
+ * not block: use tr_send_after to itself) or with cx NULL it does nothing
+ * and returns TR_ECONTEXT.
+ * Thread: process.
  */
-TR_API void tr_sleep(tr_ctx *cx, int64_t ms);
+TR_API int tr_sleep(tr_ctx *cx, int64_t ms);
 
 /*
  * tr_make_ref returns a reference unique within the system and marks the
@@ -498,7 +611,7 @@ TR_API tr_msg *tr_receive_ref(tr_ctx *cx, uint64_t ref, int64_t timeout_ms);
 
 /* -------------------------------------------------------------- timers */
 
-/* tr_timer names a timer started by tr_send_after. */
+/* tr_timer names a timer started by tr_send_after or tr_send_interval. */
 typedef struct tr_timer {
 	void *t_p;
 	uint64_t t_gen;
@@ -518,6 +631,31 @@ TR_API int tr_send_after(tr_ctx *cx, tr_pid pid, int64_t delay_ms, uint32_t tag,
 /* tr_system_send_after is tr_send_after for a plain thread. Thread: any. */
 TR_API int tr_system_send_after(tr_system *sys, tr_pid pid, int64_t delay_ms,
     uint32_t tag, const void *data, size_t len, tr_timer *timer);
+
+/*
+ * tr_send_interval sends tag/data to pid every period_ms (ms > 0; the
+ * first one period_ms from now), sent by the calling actor, until
+ * tr_cancel_timer(*timer) (Erlang's timer:send_interval).  Deadlines
+ * are kept on the grid start + k * period_ms, so lateness never adds up
+ * (the next deadline is the previous one plus the period); ticks missed
+ * while the worker was busy (or the system overloaded) are skipped, not
+ * sent in a burst: after a stall one tick comes, then the grid resumes.
+ * The timer ends by itself at its first tick after pid or the calling
+ * actor has exited (nothing more is sent; tr_cancel_timer then gives
+ * TR_ENOENT).  After tr_cancel_timer returns 0 no tick is sent, except
+ * one the timer's worker was posting at that very instant (it may then
+ * arrive just after, as an Erlang timeout message already sent would).
+ * Errors as tr_send_after, and TR_EINVAL for period_ms <= 0.
+ * Thread: actor.
+ */
+TR_API int tr_send_interval(tr_ctx *cx, tr_pid pid, int64_t period_ms,
+    uint32_t tag, const void *data, size_t len, tr_timer *timer);
+
+/* tr_system_send_interval is tr_send_interval for a plain thread (the
+ * timer then ends only when pid exits or it is cancelled). Thread: any. */
+TR_API int tr_system_send_interval(tr_system *sys, tr_pid pid,
+    int64_t period_ms, uint32_t tag, const void *data, size_t len,
+    tr_timer *timer);
 
 /*
  * tr_cancel_timer stops a timer before it fires.  Returns 0 if it was
@@ -598,8 +736,8 @@ TR_API int tr_msg_reason(const tr_msg *m, tr_exit_info *info);
 
 /* --------------------------------------------------------------- names */
 
-/* TR_NAME_MAX is the longest name, in bytes. */
-#define TR_NAME_MAX 63
+/* TR_NAME_MAX (the longest name, in bytes) is defined with the spawn
+ * options above. */
 
 /*
  * tr_register gives pid the name; it is freed when pid exits.  Errors:
@@ -616,10 +754,27 @@ TR_API int tr_unregister(tr_system *sys, const char *name);
 /* tr_whereis stores the pid registered as name; TR_ENOENT if none. Thread: any. */
 TR_API int tr_whereis(tr_system *sys, const char *name, tr_pid *pid);
 
-/* tr_send_name sends to the actor registered as name; TR_ENOENT if none,
- * else as tr_send. Thread: actor. */
+/*
+ * tr_send_name sends to the actor registered as name (Erlang's
+ * name ! Msg); TR_ENOENT (nothing sent) if none, TR_EINVAL for a bad
+ * name, else as tr_send.
+ * Thread: actor.
+ */
 TR_API int tr_send_name(tr_ctx *cx, const char *name, uint32_t tag,
     const void *data, size_t len);
+
+/* tr_system_send_name is tr_send_name for a plain thread (errors as
+ * tr_system_send). Thread: any. */
+TR_API int tr_system_send_name(tr_system *sys, const char *name, uint32_t tag,
+    const void *data, size_t len);
+
+/* tr_send_name_term is tr_send_name with a term (see troupe/term.h). Thread: actor. */
+TR_API int tr_send_name_term(tr_ctx *cx, const char *name, uint32_t tag,
+    const char *fmt, ...);
+
+/* tr_system_send_name_term is tr_system_send_name with a term. Thread: any. */
+TR_API int tr_system_send_name_term(tr_system *sys, const char *name,
+    uint32_t tag, const char *fmt, ...);
 
 /* ------------------------------------------------------- request/reply */
 
@@ -627,10 +782,12 @@ TR_API int tr_send_name(tr_ctx *cx, const char *name, uint32_t tag,
  * tr_call sends pid a request (tag/data, sent by the calling process with
  * a fresh reference) and blocks the process until the reply made with
  * tr_reply arrives, pid exits, or timeout_ms passes.  Returns 0 with the
- * reply in *reply (owned by the caller), TR_EDOWN with pid's DOWN message
- * in *reply (tr_msg_reason tells why; noproc if it was gone), or
- * TR_ETIMEDOUT (*reply NULL; a reply that comes later is dropped, never
- * left in the mailbox).  TR_ECONTEXT from an event actor (use
+ * reply in *reply, TR_EDOWN with pid's DOWN message in *reply
+ * (tr_msg_reason tells why; noproc if it was gone), or TR_ETIMEDOUT (a
+ * reply that comes later is dropped, never left in the mailbox).
+ * *reply is always set when reply is not NULL: to the message (the
+ * caller's, to tr_msg_free) on 0 and TR_EDOWN, to NULL on every other
+ * return; so one tr_msg_free(*reply) after the call is always right.  TR_ECONTEXT from an event actor (use
  * tr_call_async) or with cx NULL; TR_EDEADLK at once, with nothing sent,
  * if pid is the caller itself (nobody could answer: Erlang's
  * calling_self).  TR_EINVAL (reply NULL, nil pid, data NULL with len > 0,
@@ -662,6 +819,32 @@ TR_API int tr_call_async(tr_ctx *cx, tr_pid pid, uint32_t tag, const void *data,
     size_t len, int64_t timeout_ms, uint64_t *ref);
 
 /*
+ * tr_call_name is tr_call to the actor registered as name, looked up at
+ * the call (gen_server:call(Name, ...)): after a supervisor restarts a
+ * registered server, the next call reaches the new one.  If no actor has
+ * the name it returns TR_ENOPROC at once (*reply NULL, nothing sent); if
+ * the actor dies before it answers, TR_EDOWN as tr_call.  Other errors as
+ * tr_call, and TR_EINVAL for a bad name.
+ * Thread: process.
+ */
+TR_API int tr_call_name(tr_ctx *cx, const char *name, uint32_t tag,
+    const void *data, size_t len, int64_t timeout_ms, tr_msg **reply);
+
+/* tr_system_call_name is tr_call_name for a plain thread (errors as
+ * tr_system_call). Thread: any but sys's workers. */
+TR_API int tr_system_call_name(tr_system *sys, const char *name, uint32_t tag,
+    const void *data, size_t len, int64_t timeout_ms, tr_msg **reply);
+
+/* tr_call_name_term is tr_call_name with a term. Thread: process. */
+TR_API int tr_call_name_term(tr_ctx *cx, const char *name, uint32_t tag,
+    int64_t timeout_ms, tr_msg **reply, const char *fmt, ...);
+
+/* tr_system_call_name_term is tr_system_call_name with a term.
+ * Thread: any but sys's workers. */
+TR_API int tr_system_call_name_term(tr_system *sys, const char *name,
+    uint32_t tag, int64_t timeout_ms, tr_msg **reply, const char *fmt, ...);
+
+/*
  * tr_reply answers request (a message received from a caller) with
  * tag/data.  A request from a plain thread or a process is answered the
  * same way.  Errors as tr_send; TR_EINVAL if request is NULL or carries no
@@ -683,5 +866,9 @@ TR_API int tr_reply_to(tr_ctx *cx, tr_pid to, uint64_t ref, uint32_t tag,
 #ifdef __cplusplus
 }
 #endif
+
+/* Supervisors build on everything above: included last, so that
+ * <troupe/troupe.h> alone gives the whole API. */
+#include <troupe/supervisor.h>
 
 #endif /* TROUPE_TROUPE_H */
