@@ -602,4 +602,6 @@ TR_API int tr_reply_to(tr_ctx *cx, tr_pid to, uint64_t ref, uint32_t tag,
 }
 #endif
 
+#include <troupe/server.h> /* servers; it includes supervisor.h */
+
 #endif /* TROUPE_TROUPE_H */
