@@ -29,7 +29,7 @@ CTEST_TIMEOUT ?= 300
 CMAKE_ARGS    ?=
 CLANG_FORMAT  ?= clang-format
 # The example programs `make demo` runs, from $(BUILD_DIR)/examples/.
-DEMO_PROGRAMS ?= hello ping_pong counter_server selective_receive supervision_tree
+DEMO_PROGRAMS ?= hello ping_pong counter_server selective_receive supervision_tree kv_store
 
 FORMAT_DIRS = include mailbox actors supervisor server remote tests examples bench
 FORMAT_FILES = $(shell find $(FORMAT_DIRS) -type f \( -name '*.c' -o -name '*.h' \) 2>/dev/null | sort)
