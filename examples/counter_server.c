@@ -23,7 +23,6 @@
 
 #include <inttypes.h>
 #include <stdio.h>
-#include <string.h>
 
 #include <troupe/troupe.h>
 
@@ -84,41 +83,26 @@ static const char *const op_names[] = { "?", "deposit", "withdraw", "balance",
 	"audit" };
 
 /*
- * show prints "<who>: <op> <amount> -> <answer>" for a call that returned
- * rv with r (the answer or the DOWN), frees r, and returns rv.  The
- * balance goes to *bal, the status is checked against want (if any).
+ * call is one call by name from a process (cx) or from main (sys): it
+ * expects the answer [want Balance], prints what came and returns 0 or
+ * the error (TR_EBADTERM: another answer).
  */
 static int
-show(tr_system *sys, const char *who, uint32_t op, int64_t amount, int rv,
-    tr_msg *r, const char *want, int64_t *bal)
+call(tr_system *sys, tr_ctx *cx, const char *who, uint32_t op, int64_t amount,
+    int64_t tmo, const char *want, int64_t *bal)
 {
-	const char *st;
-	size_t len;
-	tr_exit_info why;
-	printf("%s: %s %" PRId64 " -> ", who, op_names[op], amount);
-	if (rv == 0 && tr_system_msg_scan(sys, r, "[s I]", &st, &len, bal) == 0)
-		printf("%.*s, balance %" PRId64 "\n", (int) len, st, *bal);
-	else if (rv == TR_EDOWN && tr_msg_reason(r, &why) == 0)
-		printf("TR_EDOWN, the bank is down: %s\n", why.text);
+	char rep[40];
+	snprintf(rep, sizeof rep, "['%s' I]", want);
+	int rv = cx != NULL
+	    ? tr_server_ask(cx, "bank", op, tmo, "I", rep, amount, bal)
+	    : tr_system_server_ask(sys, "bank", op, tmo, "I", rep, amount, bal);
+	if (rv == 0)
+		printf("%s: %s %" PRId64 " -> %s, balance %" PRId64 "\n", who,
+		    op_names[op], amount, want, *bal);
 	else
-		printf("%s (%s)\n", tr_err_name(rv), tr_strerror(rv));
-	if (rv == 0 && want != NULL &&
-	    tr_system_msg_scan(sys, r, "[s *]", &st, &len) == 0 &&
-	    (len != strlen(want) || memcmp(st, want, len) != 0))
-		rv = TR_EBADTERM;
-	tr_msg_free(r);
+		printf("%s: %s %" PRId64 " -> %s\n", who, op_names[op], amount,
+		    tr_err_name(rv));
 	return rv;
-}
-
-/* call is one call by name from a process. */
-static int
-call(tr_ctx *cx, const char *who, uint32_t op, int64_t amount, int64_t tmo,
-    const char *want)
-{
-	tr_msg *r;
-	int64_t bal;
-	int rv = tr_server_call(cx, "bank", op, tmo, &r, "I", amount);
-	return show(tr_ctx_system(cx), who, op, amount, rv, r, want, &bal);
 }
 
 typedef struct client {
@@ -131,10 +115,13 @@ static void
 client_main(tr_ctx *cx, void *arg)
 {
 	const client *c = arg;
-	TR_ASSERT(cx, call(cx, c->name, DEPOSIT, c->deposit, 1000, "ok") == 0);
+	int64_t bal;
 	TR_ASSERT(cx,
-	    call(cx, c->name, WITHDRAW, c->withdraw, 1000,
-	        c->withdraw_status) == 0);
+	    call(NULL, cx, c->name, DEPOSIT, c->deposit, 1000, "ok", &bal) ==
+	        0);
+	TR_ASSERT(cx,
+	    call(NULL, cx, c->name, WITHDRAW, c->withdraw, 1000,
+	        c->withdraw_status, &bal) == 0);
 }
 
 /* An impatient client: gives up on the slow audit after 20 ms. */
@@ -142,29 +129,14 @@ static void
 impatient_main(tr_ctx *cx, void *arg)
 {
 	(void) arg;
-	TR_ASSERT(cx, call(cx, "dave", AUDIT, 0, 20, NULL) == TR_ETIMEDOUT);
+	int64_t bal;
+	TR_ASSERT(cx,
+	    call(NULL, cx, "dave", AUDIT, 0, 20, "ok", &bal) == TR_ETIMEDOUT);
 	tr_msg *late = tr_receive(cx, 300); /* the answer comes at ~200 ms */
 	printf("dave: 300 ms later, mailbox %s\n",
 	    late == NULL ? "still empty: the late answer was dropped"
 	                 : "has a message!");
 	TR_ASSERT(cx, late == NULL);
-}
-
-/* main_call is one call by name from main. */
-static int
-main_call(tr_system *sys, uint32_t op, int64_t amount, int64_t *bal)
-{
-	tr_msg *r;
-	int rv = tr_system_server_call(sys, "bank", op, 1000, &r, "I", amount);
-	return show(sys, "main", op, amount, rv, r, NULL, bal);
-}
-
-static bool
-ended_normally(tr_system *sys, tr_pid pid)
-{
-	tr_exit_info info;
-	return tr_wait(sys, pid, 10000, &info) == 0 &&
-	    info.kind == TR_REASON_NORMAL;
 }
 
 int
@@ -175,30 +147,40 @@ main(void)
 		return 1;
 	int rv = tr_system_server_start(sys, NULL, &bank_def, NULL, "bank");
 	int64_t bal = 0;
-	bool ok = rv == 0 && main_call(sys, DEPOSIT, 100, &bal) == 0 &&
-	    bal == 100;
+	bool ok = rv == 0 &&
+	    call(sys, NULL, "main", DEPOSIT, 100, 1000, "ok", &bal) == 0;
 
 	/* Three clients at once.  Carol asks for more than there can be. */
 	client clients[] = { { "alice", 30, 10, "ok" }, { "bob", 20, 5, "ok" },
 		{ "carol", 1, 500, "insufficient_funds" } };
 	tr_spawn_opts wait = { .flags = TR_SPAWN_WAIT };
 	tr_pid pids[4];
-	for (int i = 0; i < 3; i++)
-		ok = tr_spawn_process(sys, &pids[i], client_main, &clients[i],
+	for (int i = 0; i < 4; i++)
+		ok = tr_spawn_process(sys, &pids[i],
+		         i < 3 ? client_main : impatient_main, &clients[i % 3],
 		         &wait) == 0 &&
 		    ok;
-	for (int i = 0; i < 3; i++)
-		ok = ended_normally(sys, pids[i]) && ok;
-	ok = tr_spawn_process(sys, &pids[3], impatient_main, NULL, &wait) ==
-	        0 &&
-	    ended_normally(sys, pids[3]) && ok;
+	for (int i = 0; i < 4; i++) {
+		tr_exit_info info;
+		ok = tr_wait(sys, pids[i], 10000, &info) == 0 &&
+		    info.kind == TR_REASON_NORMAL && ok;
+	}
 
 	/* 100 + 30 - 10 + 20 - 5 + 1 = 136, whatever the order. */
-	ok = main_call(sys, BALANCE, 0, &bal) == 0 && bal == 136 && ok;
+	ok = call(sys, NULL, "main", BALANCE, 0, 1000, "ok", &bal) == 0 &&
+	    bal == 136 && ok;
+
 	/* A bad request stops the server; the caller learns why. */
-	ok = main_call(sys, WITHDRAW, -5, &bal) == TR_EDOWN && ok;
+	tr_msg *r;
+	tr_exit_info why = { TR_REASON_NORMAL, "" };
+	rv = tr_system_server_call(sys, "bank", WITHDRAW, 1000, &r, "i", -5);
+	ok = rv == TR_EDOWN && tr_msg_reason(r, &why) == 0 && ok;
+	printf("main: withdraw -5 -> %s: %s\n", tr_err_name(rv), why.text);
+	tr_msg_free(r);
 	/* The server and its name are gone: noproc, at once. */
-	ok = main_call(sys, BALANCE, 0, &bal) == TR_ENOPROC && ok;
+	ok = call(sys, NULL, "main", BALANCE, 0, 1000, "ok", &bal) ==
+	        TR_ENOPROC &&
+	    ok;
 
 	ok = tr_system_stop(sys) == 0 && ok;
 	printf("%s\n", ok ? "all checks passed" : "CHECKS FAILED");

@@ -82,11 +82,9 @@ static const tr_server_def kv_def = {
 static void
 put(tr_ctx *cx, const char *k, int64_t v)
 {
-	tr_msg *r;
-	int rv = tr_server_call(cx, "kv", PUT, 1000, &r, "[s I]", k, v);
+	int rv = tr_server_ask(cx, "kv", PUT, 1000, "[s I]", "'ok'", k, v);
 	printf("put %s=%lld -> %s\n", k, (long long) v,
-	    rv == 0 && tr_msg_scan(cx, r, "'ok'") == 0 ? "ok" : "failed");
-	tr_msg_free(r);
+	    rv == 0 ? "ok" : tr_err_name(rv));
 	TR_ASSERT(cx, rv == 0);
 }
 
@@ -94,15 +92,13 @@ put(tr_ctx *cx, const char *k, int64_t v)
 static int64_t
 get(tr_ctx *cx, const char *k)
 {
-	tr_msg *r;
 	int64_t v = -1;
-	int rv = tr_server_call(cx, "kv", GET, 1000, &r, "s", k);
-	TR_ASSERT(cx, rv == 0);
-	if (tr_msg_scan(cx, r, "['ok' I]", &v) == 0)
+	int rv = tr_server_ask(cx, "kv", GET, 1000, "s", "['ok' I]", k, &v);
+	if (rv == 0)
 		printf("get %s -> %lld\n", k, (long long) v);
 	else
-		printf("get %s -> not_found\n", k);
-	tr_msg_free(r);
+		printf("get %s -> %s\n", k,
+		    rv == TR_EBADTERM ? "not_found" : tr_err_name(rv));
 	return v;
 }
 

@@ -564,6 +564,132 @@ tr_system_server_call_to(tr_system *sys, tr_to to, uint32_t tag,
 	return call_end(rv, reply);
 }
 
+/*
+ * skip_args moves ap past the arguments fmt packs (troupe/term.h's items);
+ * TR_EINVAL for an item it does not know (the packing said so already).
+ */
+static int
+skip_args(const char *fmt, va_list *ap)
+{
+	for (const char *f = fmt; *f != '\0'; f++) {
+		switch (*f) {
+		case 'i':
+		case 'b':
+			(void) va_arg(*ap, int);
+			break;
+		case 'u':
+			(void) va_arg(*ap, unsigned);
+			break;
+		case 'I':
+			(void) va_arg(*ap, int64_t);
+			break;
+		case 'U':
+		case 'r':
+			(void) va_arg(*ap, uint64_t);
+			break;
+		case 'f':
+			(void) va_arg(*ap, double);
+			break;
+		case 'p':
+			(void) va_arg(*ap, tr_pid);
+			break;
+		case 's':
+		case 'y':
+			(void) va_arg(*ap, const void *);
+			if (f[1] == '#') {
+				(void) va_arg(*ap, size_t);
+				f++;
+			}
+			break;
+		case '\'':
+			f = strchr(f + 1, '\'');
+			if (f == NULL)
+				return TR_EINVAL;
+			break;
+		default: /* n, brackets, separators, integer literals */
+			if (strchr("n[]{} ,:-0123456789", *f) == NULL)
+				return TR_EINVAL;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* scan_ok refuses a reply format with outputs pointing into the reply,
+ * which ask frees. */
+static bool
+scan_ok(const char *fmt)
+{
+	for (const char *f = fmt; *f != '\0'; f++) {
+		if (*f == '\'') {
+			f = strchr(f + 1, '\'');
+			if (f == NULL)
+				return false;
+		} else if (strchr("syAM", *f) != NULL) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* ask is the call of tr_server_ask_to and tr_system_server_ask_to. */
+static int
+ask(tr_system *sys, tr_ctx *cx, tr_to to, uint32_t tag, int64_t timeout_ms,
+    const char *req, const char *rep, va_list ap)
+{
+	if (tag >= TR_SERVER_TAG_MAX || req == NULL || rep == NULL ||
+	    !scan_ok(rep))
+		return TR_EINVAL;
+	tr_pid pid;
+	int rv = resolve(sys, to, &pid);
+	if (rv != 0)
+		return rv;
+	tr_msg *r = NULL;
+	va_list aq;
+	va_copy(aq, ap);
+	rv = cx != NULL
+	    ? tr_call_term_v(cx, pid, tag, timeout_ms, &r, req, aq)
+	    : tr_system_call_term_v(sys, pid, tag, timeout_ms, &r, req, aq);
+	va_end(aq);
+	rv = call_end(rv, &r);
+	if (rv == 0) {
+		va_copy(aq, ap);
+		rv = skip_args(req, &aq);
+		if (rv == 0)
+			rv = tr_term_scan_v(sys, tr_msg_data(r), tr_msg_len(r),
+			    rep, aq);
+		va_end(aq);
+	}
+	tr_msg_free(r);
+	return rv;
+}
+
+int
+tr_server_ask_to(tr_ctx *cx, tr_to to, uint32_t tag, int64_t timeout_ms,
+    const char *req, const char *rep, ...)
+{
+	if (cx == NULL)
+		return TR_ECONTEXT;
+	va_list ap;
+	va_start(ap, rep);
+	int rv = ask(tr_ctx_system(cx), cx, to, tag, timeout_ms, req, rep, ap);
+	va_end(ap);
+	return rv;
+}
+
+int
+tr_system_server_ask_to(tr_system *sys, tr_to to, uint32_t tag,
+    int64_t timeout_ms, const char *req, const char *rep, ...)
+{
+	if (sys == NULL)
+		return TR_EINVAL;
+	va_list ap;
+	va_start(ap, rep);
+	int rv = ask(sys, NULL, to, tag, timeout_ms, req, rep, ap);
+	va_end(ap);
+	return rv;
+}
+
 int
 tr_server_call_async_to(tr_ctx *cx, tr_to to, uint32_t tag, int64_t timeout_ms,
     uint64_t *ref, const char *fmt, ...)

@@ -53,6 +53,17 @@ test_call_cast_info(void **state)
 	tr_msg_free(r);
 	assert_int_equal(tr_system_server_cast(sys, "ts", T_ADD, "i", 3), 0);
 	assert_int_equal(tr_system_send(sys, srv, T_INFO, NULL, 0), 0);
+	/* Call and scan in one. */
+	assert_int_equal(tr_system_server_ask(sys, "ts", T_ADD, TU_RECV_MS, "i",
+	                     "I", 0, &v),
+	    0);
+	assert_int_equal(v, 1008); /* after the cast and the info */
+	assert_int_equal(tr_system_server_ask(sys, srv, T_ADD, TU_RECV_MS, "i",
+	                     "'no'", 0),
+	    TR_EBADTERM);
+	assert_int_equal(tr_system_server_ask(sys, srv, T_ADD, TU_RECV_MS, "i",
+	                     "s", 0, NULL, NULL),
+	    TR_EINVAL);
 	/* Sent after the cast and the info by the same thread: seen after. */
 	assert_int_equal(tsv_get_total(sys, tr_to_name("ts")), 1008);
 	/* A cast with a bad payload crashes nothing yet... bad tags do not
@@ -133,6 +144,10 @@ defer_driver(tr_ctx *cx, void *arg)
 	TU_CHECK(tr_pid_eq(tr_msg_from(r), helper));
 	tr_msg_free(r);
 	(void) tr_exit_pid(cx, helper, TR_KILL);
+	int64_t v = 0;
+	TU_CHECK_EQ(tr_server_ask(cx, d->srv, T_GET, TU_RECV_MS, "", "I", &v),
+	    0);
+	TU_CHECK_EQ(v, 7);
 	TU_CHECK_EQ(tr_server_stop(cx, d->srv, TR_NORMAL, TU_RECV_MS), 0);
 }
 

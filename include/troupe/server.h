@@ -210,6 +210,27 @@ TR_API int tr_system_server_call_to(tr_system *sys, tr_to to, uint32_t tag,
     int64_t timeout_ms, tr_msg **reply, const char *fmt, ...);
 
 /*
+ * tr_server_ask_to is tr_server_call_to and tr_msg_scan of the reply in
+ * one: the arguments of req come first, then the outputs of rep.
+ *
+ *   int64_t v;
+ *   if (tr_server_ask(cx, "kv", GET, 1000, "s", "['ok' I]", key, &v) == 0)
+ *
+ * The reply is freed, so rep may not have s, y, A or M items (TR_EINVAL):
+ * use tr_server_call_to for strings.  Returns 0, TR_EBADTERM if the reply
+ * does not match rep (another answer), else as tr_server_call_to (after
+ * TR_EDOWN the reason is not kept: call tr_server_call_to to learn it).
+ * Thread: process.
+ */
+TR_API int tr_server_ask_to(tr_ctx *cx, tr_to to, uint32_t tag,
+    int64_t timeout_ms, const char *req, const char *rep, ...);
+
+/* tr_system_server_ask_to is tr_server_ask_to for a plain thread.
+ * Thread: any but sys's workers. */
+TR_API int tr_system_server_ask_to(tr_system *sys, tr_to to, uint32_t tag,
+    int64_t timeout_ms, const char *req, const char *rep, ...);
+
+/*
  * tr_server_call_async_to is the call of an actor that must not block (an
  * event actor, or an event-actor server): it sends the request and
  * returns its reference in *ref.  Exactly one message with that
@@ -258,6 +279,10 @@ TR_API int tr_system_server_stop_to(tr_system *sys, tr_to to, tr_reason r,
 	tr_server_call_to((cx), TR_TO(to), __VA_ARGS__)
 #define tr_system_server_call(sys, to, ...) \
 	tr_system_server_call_to((sys), TR_TO(to), __VA_ARGS__)
+#define tr_server_ask(cx, to, ...) \
+	tr_server_ask_to((cx), TR_TO(to), __VA_ARGS__)
+#define tr_system_server_ask(sys, to, ...) \
+	tr_system_server_ask_to((sys), TR_TO(to), __VA_ARGS__)
 #define tr_server_call_async(cx, to, ...) \
 	tr_server_call_async_to((cx), TR_TO(to), __VA_ARGS__)
 #define tr_server_cast(cx, to, ...) \
