@@ -53,23 +53,19 @@ kv_call(tr_ctx *cx, uint32_t op, const tr_msg *m, tr_from from, void *st)
 		if (rv != 0)
 			return rv; /* a bad request: crash */
 		int i = find(t, k, len);
-		if (i < 0 && (t->n == KV_MAX || len >= sizeof t->key[0]))
+		if (i < 0 && t->n == KV_MAX)
 			return tr_server_reply(cx, from, "'full'");
-		if (i < 0) {
-			i = t->n++;
-			memcpy(t->key[i], k, len);
-			t->key[i][len] = '\0';
-		}
+		if (i < 0)
+			snprintf(t->key[i = t->n++], 32, "%.*s", (int) len, k);
 		t->val[i] = v;
 		return tr_server_reply(cx, from, "'ok'");
 	}
-	int rv = tr_msg_scan(cx, m, "s", &k, &len);
-	if (op != GET || rv != 0)
-		return rv != 0 ? rv : TR_EINVAL;
-	int i = find(t, k, len);
-	if (i < 0)
-		return tr_server_reply(cx, from, "'not_found'");
-	return tr_server_reply(cx, from, "['ok' I]", t->val[i]);
+	int rv = tr_msg_scan(cx, m, "s", &k, &len); /* GET */
+	int i = rv == 0 ? find(t, k, len) : -1;
+	if (rv != 0)
+		return rv;
+	return i < 0 ? tr_server_reply(cx, from, "'not_found'")
+	             : tr_server_reply(cx, from, "['ok' I]", t->val[i]);
 }
 
 static const tr_server_def kv_def = {

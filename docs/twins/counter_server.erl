@@ -4,6 +4,7 @@
 %% an impatient client gives up on; a bad request stops the server, and
 %% the next call gets noproc.
 %% Run: erlc counter_server.erl && erl -noshell -eval 'counter_server:main()'
+%% Lines (non-blank, non-comment): examples/counter_server.c 135, this file 48 (2.8x).
 -module(counter_server).
 -behaviour(gen_server).
 -export([main/0, init/1, handle_call/3, handle_cast/2, handle_info/2]).

@@ -3,6 +3,7 @@
 %% a client puts and gets, crashes it on purpose with a malformed put, and
 %% finds it restarted (new pid, empty table) under the same name.
 %% Run: erlc kv_store.erl && erl -noshell -eval 'kv_store:main()'
+%% Lines (non-blank, non-comment): examples/kv_store.c 116, this file 43 (2.7x).
 -module(kv_store).
 -behaviour(gen_server).
 -export([main/0, init/1, handle_call/3, handle_cast/2]).
