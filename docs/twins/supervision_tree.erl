@@ -3,7 +3,7 @@
 %% (simple_one_for_one of parser gen_servers); bad lines crash a parser,
 %% its supervisor starts a fresh one; the cache keeps every good line.
 %% Run: erlc supervision_tree.erl && erl -noshell -eval 'supervision_tree:main()'
-%% Lines (non-blank, non-comment): examples/supervision_tree.c 194, this file 51 (3.8x).
+%% Lines (non-blank, non-comment): examples/supervision_tree.c 183, this file 51 (3.6x).
 -module(supervision_tree).
 -behaviour(gen_server).
 -export([main/0, init/1, handle_call/3, handle_cast/2]).
