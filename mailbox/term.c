@@ -223,7 +223,8 @@ tr__term_compile(tr__term_plan *pl, const char *fmt)
 	pl->heap = NULL;
 	if (fmt == NULL)
 		return TR_EINVAL;
-	centry *e = &cache[((uintptr_t) fmt >> 4) % CACHE_N];
+	uintptr_t h = (uintptr_t) fmt;
+	centry *e = &cache[(h ^ h >> 3 ^ h >> 7) % CACHE_N];
 	if (e->fmt == fmt && strcmp(e->text, fmt) == 0) {
 		*pl = e->plan;
 		return 0;
@@ -231,6 +232,9 @@ tr__term_compile(tr__term_plan *pl, const char *fmt)
 	size_t len = strlen(fmt);
 	int64_t n;
 	if (len < CACHE_TEXT) {
+		/* The entry's ops are about to be overwritten, whatever the
+		 * outcome: it names no format until this one is in. */
+		e->fmt = NULL;
 		n = compile(fmt, e->ops, CACHE_OPS, pl);
 		if (n == -1)
 			return TR_EINVAL;
@@ -247,7 +251,6 @@ tr__term_compile(tr__term_plan *pl, const char *fmt)
 			e->fmt = fmt;
 			return 0;
 		}
-		e->fmt = NULL; /* its ops were overwritten */
 	}
 	/* Every item takes a character at least. */
 	op *ops = malloc((len + 1) * sizeof(op));

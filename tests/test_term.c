@@ -459,6 +459,31 @@ test_bad_formats(void **state)
 		assert_int_equal(tr_term_pack(NULL, buf, sizeof(buf), fb, 1),
 		    TR_EINVAL);
 	}
+	/* A bad format compiled into the cache slot of a good one must not
+	 * leave the good one's entry pointing at its broken ops: try the
+	 * bad one at many addresses, so that one shares the good one's
+	 * slot whatever the cache's hash. */
+	static const char good[] = "[i i]";
+	char *arena = calloc(256, 16);
+	for (int k = 0; k < 256; k++) {
+		assert_int_equal(tr_term_pack(NULL, buf, sizeof(buf), good, 1,
+		                     2),
+		    3);
+		strcpy(arena + 16 * k, "[i");
+		assert_int_equal(tr_term_pack(NULL, buf, sizeof(buf),
+		                     arena + 16 * k, 1),
+		    TR_EINVAL);
+		assert_int_equal(tr_term_scan(NULL, buf, 3, arena + 16 * k,
+		                     NULL),
+		    TR_EINVAL);
+		assert_int_equal(tr_term_pack(NULL, buf, sizeof(buf), good, 1,
+		                     2),
+		    3);
+		assert_int_equal(buf[0], 0x92);
+		assert_int_equal(tr_term_scan(NULL, buf, 3, good, NULL, NULL),
+		    0);
+	}
+	free(arena);
 	/* Deeper than 32 brackets: a bad format. */
 	char deep[80];
 	memset(deep, '[', 33);

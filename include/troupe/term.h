@@ -49,7 +49,8 @@
  * This is why packing and scanning take a system (or a context).
  *
  * Errors: TR_EINVAL (a bad format: unknown item, unbalanced brackets, an
- * odd map, y without #, a scan-only item in a pack; or a NULL string
+ * odd map, y without #, brackets nested over 32 deep, a scan-only item in
+ * a pack; or a NULL string
  * argument, a pid or reference without a system), TR_EBADMSG (the bytes
  * are not msgpack: truncated, a length past the end, 0xc1), TR_EBADTERM
  * (well-formed msgpack that does not match the format: another type,
