@@ -416,6 +416,80 @@ test_event_actor_caller(void **state)
 	assert_int_equal(atomic_load(&tsv_cleanups), 1);
 }
 
+/* Many callers at once, processes and plain threads, by pid and by name:
+ * every call answered, every cast counted. */
+#define MANY_PROCS 4
+#define MANY_THREADS 2
+#define MANY_CALLS 500
+
+static void
+many_proc(tr_ctx *cx, void *arg)
+{
+	tr_pid srv = *(tr_pid *) arg;
+	for (int i = 0; i < MANY_CALLS; i++) {
+		int64_t v = 0;
+		int rv = i % 2
+		    ? tr_server_ask(cx, srv, T_ADD, TU_RECV_MS, "i", "I", 1, &v)
+		    : tr_server_ask(cx, "ts", T_ADD, TU_RECV_MS, "i", "I", 1,
+		          &v);
+		TU_CHECK_EQ(rv, 0);
+		TU_CHECK(v >= 1);
+		TU_CHECK_EQ(tr_server_cast(cx, "ts", T_ADD, "i", 1), 0);
+	}
+}
+
+typedef struct many_thread {
+	tr_system *sys;
+	tr_pid srv;
+} many_thread;
+
+static void *
+many_thread_fn(void *arg)
+{
+	many_thread *t = arg;
+	for (int i = 0; i < MANY_CALLS; i++) {
+		int64_t v = 0;
+		TU_CHECK_EQ(tr_system_server_ask(t->sys, t->srv, T_ADD,
+		                TU_RECV_MS, "i", "I", 1, &v),
+		    0);
+		TU_CHECK_EQ(tr_system_server_cast(t->sys, "ts", T_ADD, "i", 1),
+		    0);
+	}
+	return NULL;
+}
+
+static void
+test_many_callers(void **state)
+{
+	const tr_server_def *def = def_of(state);
+	tsv_reset();
+	tu_reset_failures();
+	tr_system *sys = tu_start(2, 0);
+	assert_non_null(sys);
+	tr_pid srv;
+	assert_int_equal(tr_system_server_start(sys, &srv, def, NULL, "ts"), 0);
+	tr_pid p[MANY_PROCS];
+	for (int i = 0; i < MANY_PROCS; i++)
+		p[i] = tu_spawn_proc(sys, many_proc, &srv, 0, NULL);
+	many_thread mt = { sys, srv };
+	pthread_t th[MANY_THREADS];
+	for (int i = 0; i < MANY_THREADS; i++)
+		tu_thread_start(&th[i], many_thread_fn, &mt);
+	for (int i = 0; i < MANY_THREADS; i++)
+		tu_thread_join(th[i]);
+	for (int i = 0; i < MANY_PROCS; i++)
+		assert_int_equal(tu_wait_info(sys, p[i]).kind,
+		    TR_REASON_NORMAL);
+	/* Each call and each cast added 1; a call after all of them (by
+	 * this thread, after every caller ended) sees every one. */
+	assert_int_equal(tsv_get_total(sys, tr_to_pid(srv)),
+	    2 * (MANY_PROCS + MANY_THREADS) * MANY_CALLS);
+	assert_int_equal(tr_system_server_stop(sys, srv, TR_SHUTDOWN,
+	                     TU_RECV_MS),
+	    0);
+	tu_stop(sys);
+}
+
 /* tr_server_exit refuses what is not a server's state. */
 static void
 test_exit_misuse(void **state)
@@ -442,6 +516,7 @@ main(void)
 		BOTH(test_timeouts),
 		BOTH(test_parent_exit),
 		BOTH(test_event_actor_caller),
+		BOTH(test_many_callers),
 		cmocka_unit_test(test_exit_misuse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
