@@ -30,9 +30,9 @@ CMAKE_ARGS    ?=
 CLANG_FORMAT  ?= clang-format
 # The example programs `make demo` runs, from $(BUILD_DIR)/examples/.
 DEMO_PROGRAMS ?= hello ping_pong counter_server selective_receive supervision_tree \
-	pipeline parallel_map
+	pipeline parallel_map kv_store
 
-FORMAT_DIRS = include mailbox actors supervisor remote tests examples bench
+FORMAT_DIRS = include mailbox actors supervisor server remote tests examples bench
 FORMAT_FILES = $(shell find $(FORMAT_DIRS) -type f \( -name '*.c' -o -name '*.h' \) 2>/dev/null | sort)
 
 # configure_build(dir, extra cmake args): configure and build one build dir.

@@ -2,367 +2,185 @@
 /* Copyright 2026 The troupe authors */
 
 /*
- * counter_server: a bank account kept by a process, in the style of an
- * Erlang gen_server, and used through calls.
+ * counter_server: a bank account kept by a server (Erlang's gen_server,
+ * guide chapter 9), used through calls by name.
  *
- *   - The server is a process that loops on tr_receive and answers every
- *     request with tr_reply_to.  Its balance is a counter only it touches,
- *     so no lock is needed.  It is registered as "bank".
- *   - main calls it with tr_system_call; three client processes find it
- *     with tr_whereis and call it with tr_call, concurrently.
- *   - Requests carry one msgpack integer (tr_pack_int); answers are a
- *     msgpack array ["ok" | "insufficient_funds", balance], packed with
- *     msgpack-c and read with tr_msg_unpack, as Erlang's {ok, Balance}.
- *   - An impatient client gives up on a slow request (TR_ETIMEDOUT) and
- *     checks that the late answer never reaches its mailbox.
- *   - A bad request makes the server crash; the call that caused it gets
- *     TR_EDOWN and the reason, and a call to the dead server gets noproc.
+ *   - The server's state is its balance; only its callbacks touch it, so
+ *     no lock is needed.  It is registered as "bank" at start.
+ *   - main calls it from a plain thread; three client processes call it
+ *     at the same time.  Requests and answers are terms: an amount "I",
+ *     an answer ["ok" | "insufficient_funds", Balance].
+ *   - A slow audit is answered later: the server keeps the caller's
+ *     `from`, sets a timer, and replies when it fires (noreply, then
+ *     gen_server:reply).  An impatient client gives up (TR_ETIMEDOUT) and
+ *     the late answer never reaches its mailbox.
+ *   - A bad request stops the server with a reason; the caller gets
+ *     TR_EDOWN and the reason, and the next call gets TR_ENOPROC at once.
  *
- * The clients run at the same time, so their lines may come in any order
- * and the balances they see vary; the checks hold whatever the order.
+ * The clients run at the same time, so their lines may come in any order;
+ * the checks hold whatever the order.
  */
 
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include <troupe/troupe.h>
 
-/* Requests (each carries an amount, or nothing) and the one answer tag. */
-enum { DEPOSIT = 1, WITHDRAW, BALANCE, AUDIT, ANSWER };
+enum { DEPOSIT = 1, WITHDRAW, BALANCE, AUDIT, AUDIT_DONE };
 
 /* ---------------------------------------------------------- the server */
 
-/*
- * A process's argument holds everything that must be released when it
- * ends: it may be ended while blocked in a receive, and then only its
- * state_free runs (guide 2.5).
- */
 typedef struct bank {
 	int64_t balance;
-	msgpack_sbuffer sb; /* reused for every answer */
 } bank;
 
-static void
-bank_free(void *arg)
-{
-	bank *b = arg;
-	msgpack_sbuffer_destroy(&b->sb);
-	free(b);
-}
-
-/* Erlang's `receive after Ms -> ok end`: wait, taking no message. */
-static bool
-no_message(const tr_msg *m, void *arg)
-{
-	(void) m;
-	(void) arg;
-	return false;
-}
-
-static void
-sleep_ms(tr_ctx *cx, int64_t ms)
-{
-	(void) tr_receive_match(cx, no_message, NULL, ms);
-}
-
-/* answer sends ["<status>", balance] back to the caller of request ref. */
-static void
-answer(tr_ctx *cx, bank *b, tr_pid to, uint64_t ref, const char *status)
-{
-	msgpack_packer pk;
-	msgpack_sbuffer_clear(&b->sb);
-	msgpack_packer_init(&pk, &b->sb, msgpack_sbuffer_write);
-	msgpack_pack_array(&pk, 2);
-	msgpack_pack_str_with_body(&pk, status, strlen(status));
-	msgpack_pack_int64(&pk, b->balance);
-	/* A caller that gave up or died is no error: the answer is dropped. */
-	(void) tr_reply_to(cx, to, ref, ANSWER, b->sb.data, b->sb.size);
-}
-
-static void
-bank_main(tr_ctx *cx, void *arg)
-{
-	bank *b = arg;
-	for (;;) {
-		tr_msg *req = tr_receive(cx, TR_INFINITY);
-		/* Copy what we need and free the request at once: then
-		 * nothing is lost if we end below (guide 2.5).  tr_reply_to
-		 * answers from the copied sender and reference. */
-		uint32_t op = tr_msg_tag(req);
-		tr_pid from = tr_msg_from(req);
-		uint64_t ref = tr_msg_ref(req);
-		int64_t amount = 0;
-		bool has_amount = tr_msg_int(req, &amount) == 0;
-		tr_msg_free(req);
-
-		if ((op == DEPOSIT || op == WITHDRAW) &&
-		    (!has_amount || amount <= 0)) {
-			/* Let it crash: whoever asked learns why (TR_EDOWN),
-			 * and the runtime logs the error on stderr. */
-			tr_exit(cx, tr_reason("bad amount"));
-		}
-		switch (op) {
-		case DEPOSIT:
-			b->balance += amount;
-			answer(cx, b, from, ref, "ok");
-			break;
-		case WITHDRAW:
-			if (amount > b->balance) {
-				answer(cx, b, from, ref, "insufficient_funds");
-				break;
-			}
-			b->balance -= amount;
-			answer(cx, b, from, ref, "ok");
-			break;
-		case BALANCE:
-			answer(cx, b, from, ref, "ok");
-			break;
-		case AUDIT:
-			sleep_ms(cx, 200); /* a slow request */
-			answer(cx, b, from, ref, "ok");
-			break;
-		default:
-			break; /* unknown: ignore it (its caller times out) */
-		}
-	}
-}
-
-/* ---------------------------------------------------------- the caller */
-
-/* What a call came to: the server's answer, or why the server is down. */
-typedef struct reply {
-	char status[32];
-	int64_t balance;
-	tr_exit_info down; /* after TR_EDOWN */
-} reply;
-
-/* read_reply decodes ["<status>", balance]; returns 0 or TR_EBADMSG. */
 static int
-read_reply(const tr_msg *m, reply *out)
+bank_call(tr_ctx *cx, uint32_t op, const tr_msg *m, tr_from from, void *st)
 {
-	msgpack_unpacked u;
-	msgpack_unpacked_init(&u);
-	int rv = tr_msg_unpack(m, &u);
-	const msgpack_object *o = &u.data;
-	if (rv == 0 &&
-	    (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 2 ||
-	        o->via.array.ptr[0].type != MSGPACK_OBJECT_STR ||
-	        o->via.array.ptr[0].via.str.size >= sizeof out->status ||
-	        (o->via.array.ptr[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER &&
-	            o->via.array.ptr[1].type !=
-	                MSGPACK_OBJECT_NEGATIVE_INTEGER)))
-		rv = TR_EBADMSG;
-	if (rv == 0) {
-		const msgpack_object_str *s = &o->via.array.ptr[0].via.str;
-		memcpy(out->status, s->ptr, s->size);
-		out->status[s->size] = '\0';
-		out->balance = o->via.array.ptr[1].via.i64;
+	bank *b = st;
+	int64_t amount = 0;
+	if (op == DEPOSIT || op == WITHDRAW) {
+		if (tr_msg_scan(cx, m, "I", &amount) != 0 || amount <= 0)
+			return tr_server_exit(st, tr_reason("bad amount"));
 	}
-	msgpack_unpacked_destroy(&u);
-	return rv;
+	switch (op) {
+	case DEPOSIT:
+		b->balance += amount;
+		break;
+	case WITHDRAW:
+		if (amount > b->balance)
+			return tr_server_reply(cx, from,
+			    "['insufficient_funds' I]", b->balance);
+		b->balance -= amount;
+		break;
+	case AUDIT: /* slow: answer in 200 ms, from handle_info */
+		return tr_send_after_term(cx, tr_self(cx), 200, AUDIT_DONE,
+		    NULL, "[p r]", from.pid, from.ref);
+	}
+	return tr_server_reply(cx, from, "['ok' I]", b->balance);
 }
 
-static const char *
-op_name(uint32_t op)
+static int
+bank_info(tr_ctx *cx, uint32_t tag, const tr_msg *m, void *st)
 {
-	static const char *const names[] = { "?", "deposit", "withdraw",
-		"balance", "audit" };
-	return op <= AUDIT ? names[op] : "?";
+	bank *b = st;
+	tr_from from;
+	if (tag == AUDIT_DONE &&
+	    tr_msg_scan(cx, m, "[p r]", &from.pid, &from.ref) == 0)
+		(void) tr_server_reply(cx, from, "['ok' I]", b->balance);
+	return TR_CONTINUE;
 }
+
+static const tr_server_def bank_def = {
+	.state_size = sizeof(bank),
+	.handle_call = bank_call,
+	.handle_info = bank_info,
+};
+
+/* ---------------------------------------------------------- the callers */
+
+static const char *const op_names[] = { "?", "deposit", "withdraw", "balance",
+	"audit" };
 
 /*
- * print_outcome prints "<who>: <op> <amount> -> <result>" for a call that
- * returned rv with message m (the answer, the DOWN, or NULL), fills *out
- * for an answer and returns rv (TR_EBADMSG for an unreadable answer).
+ * call is one call by name from a process (cx) or from main (sys): it
+ * expects the answer [want Balance], prints what came and returns 0 or
+ * the error (TR_EBADTERM: another answer).
  */
 static int
-print_outcome(const char *who, uint32_t op, int64_t amount, int rv,
-    const tr_msg *m, reply *out)
+call(tr_system *sys, tr_ctx *cx, const char *who, uint32_t op, int64_t amount,
+    int64_t tmo, const char *want, int64_t *bal)
 {
-	char what[64];
-	snprintf(what, sizeof what, "%s %s", who, op_name(op));
-	if (amount != 0)
-		snprintf(what + strlen(what), sizeof what - strlen(what),
-		    " %" PRId64, amount);
+	char rep[40];
+	snprintf(rep, sizeof rep, "['%s' I]", want);
+	int rv = cx != NULL
+	    ? tr_server_ask(cx, "bank", op, tmo, "I", rep, amount, bal)
+	    : tr_system_server_ask(sys, "bank", op, tmo, "I", rep, amount, bal);
 	if (rv == 0)
-		rv = read_reply(m, out);
-	if (rv == 0) {
-		printf("%s -> %s, balance %" PRId64 "\n", what, out->status,
-		    out->balance);
-	} else if (rv == TR_EDOWN) {
-		/* m is the server's DOWN message: it carries the reason. */
-		(void) tr_msg_reason(m, &out->down);
-		printf("%s -> TR_EDOWN, the bank is down: %s\n", what,
-		    out->down.text);
-	} else {
-		printf("%s -> %s (%s)\n", what, tr_err_name(rv),
-		    tr_strerror(rv));
-	}
+		printf("%s: %s %" PRId64 " -> %s, balance %" PRId64 "\n", who,
+		    op_names[op], amount, want, *bal);
+	else
+		printf("%s: %s %" PRId64 " -> %s\n", who, op_names[op], amount,
+		    tr_err_name(rv));
 	return rv;
 }
 
-/* A client process: a few calls, each checked against what it expects. */
 typedef struct client {
 	const char *name;
-	int64_t deposit;
-	int64_t withdraw;
-	const char *withdraw_status; /* expected: "ok" or a refusal */
+	int64_t deposit, withdraw;
+	const char *withdraw_status;
 } client;
-
-/* bank_call is one tr_call from a process, printed and decoded. */
-static int
-bank_call(tr_ctx *cx, const char *who, uint32_t op, int64_t amount,
-    int64_t timeout_ms, reply *out)
-{
-	tr_pid bank_pid;
-	if (tr_whereis(tr_ctx_system(cx), "bank", &bank_pid) != 0)
-		tr_exit(cx, tr_reason("no bank registered"));
-	unsigned char buf[TR_PACK_INT_MAX];
-	size_t len = amount != 0 ? tr_pack_int(buf, amount) : 0;
-	tr_msg *m = NULL;
-	int rv = tr_call(cx, bank_pid, op, buf, len, timeout_ms, &m);
-	rv = print_outcome(who, op, amount, rv, m, out);
-	tr_msg_free(m); /* the answer, the DOWN, or NULL: ours to free */
-	return rv;
-}
 
 static void
 client_main(tr_ctx *cx, void *arg)
 {
 	const client *c = arg;
-	reply r;
-	int rv = bank_call(cx, c->name, DEPOSIT, c->deposit, 1000, &r);
-	TR_ASSERT(cx, rv == 0 && strcmp(r.status, "ok") == 0);
-	rv = bank_call(cx, c->name, WITHDRAW, c->withdraw, 1000, &r);
-	TR_ASSERT(cx, rv == 0 && strcmp(r.status, c->withdraw_status) == 0);
+	int64_t bal;
+	TR_ASSERT(cx,
+	    call(NULL, cx, c->name, DEPOSIT, c->deposit, 1000, "ok", &bal) ==
+	        0);
+	TR_ASSERT(cx,
+	    call(NULL, cx, c->name, WITHDRAW, c->withdraw, 1000,
+	        c->withdraw_status, &bal) == 0);
 }
 
-/* An impatient client: gives up on a slow audit after 20 ms. */
+/* An impatient client: gives up on the slow audit after 20 ms. */
 static void
 impatient_main(tr_ctx *cx, void *arg)
 {
 	(void) arg;
-	reply r;
-	int rv = bank_call(cx, "dave", AUDIT, 0, 20, &r);
-	TR_ASSERT(cx, rv == TR_ETIMEDOUT);
-	/* The server answers ~180 ms later; that late answer is dropped,
-	 * never left in our mailbox (guide 7.5).  Wait and see. */
-	tr_msg *late = tr_receive(cx, 300);
+	int64_t bal;
+	TR_ASSERT(cx,
+	    call(NULL, cx, "dave", AUDIT, 0, 20, "ok", &bal) == TR_ETIMEDOUT);
+	tr_msg *late = tr_receive(cx, 300); /* the answer comes at ~200 ms */
 	printf("dave: 300 ms later, mailbox %s\n",
 	    late == NULL ? "still empty: the late answer was dropped"
 	                 : "has a message!");
-	bool dropped = late == NULL;
-	tr_msg_free(late);
-	TR_ASSERT(cx, dropped);
-}
-
-/* ---------------------------------------------------------------- main */
-
-/* main_call is one tr_system_call from main, printed and decoded. */
-static int
-main_call(tr_system *sys, tr_pid bank_pid, uint32_t op, int64_t amount,
-    reply *out)
-{
-	unsigned char buf[TR_PACK_INT_MAX];
-	size_t len = amount != 0 ? tr_pack_int(buf, amount) : 0;
-	tr_msg *m = NULL;
-	int rv = tr_system_call(sys, bank_pid, op, buf, len, 1000, &m);
-	rv = print_outcome("main", op, amount, rv, m, out);
-	tr_msg_free(m);
-	return rv;
-}
-
-/* ended_normally waits for a client's end; true if it ended normally. */
-static bool
-ended_normally(tr_system *sys, tr_pid pid, const char *who)
-{
-	tr_exit_info info;
-	int rv = tr_wait(sys, pid, 10000, &info);
-	if (rv == 0 && info.kind == TR_REASON_NORMAL)
-		return true;
-	printf("%s failed: %s\n", who, rv == 0 ? info.text : tr_strerror(rv));
-	return false;
+	TR_ASSERT(cx, late == NULL);
 }
 
 int
 main(void)
 {
 	tr_system *sys;
-	int rv = tr_system_start(&sys, NULL);
-	if (rv != 0) {
-		fprintf(stderr, "tr_system_start: %s\n", tr_strerror(rv));
+	if (tr_system_start(&sys, NULL) != 0)
 		return 1;
-	}
-
-	/* Start the server and give it its name.  TR_SPAWN_WAIT: main
-	 * learns at the end why it stopped. */
-	bank *b = calloc(1, sizeof(*b));
-	tr_spawn_opts o = { .state_free = bank_free, .flags = TR_SPAWN_WAIT };
-	tr_pid bank_pid;
-	rv = TR_ENOMEM;
-	if (b != NULL) {
-		msgpack_sbuffer_init(&b->sb);
-		/* From here b is the process's, even if the spawn fails. */
-		rv = tr_spawn_process(sys, &bank_pid, bank_main, b, &o);
-	}
-	if (rv == 0)
-		rv = tr_register(sys, "bank", bank_pid);
-	if (rv != 0) {
-		fprintf(stderr, "counter_server: %s\n", tr_strerror(rv));
-		(void) tr_system_stop(sys);
-		return 1;
-	}
-
-	/* main opens the account: a call from a plain thread. */
-	reply r;
-	rv = main_call(sys, bank_pid, DEPOSIT, 100, &r);
-	bool ok = rv == 0 && r.balance == 100;
+	int rv = tr_system_server_start(sys, NULL, &bank_def, NULL, "bank");
+	int64_t bal = 0;
+	bool ok = rv == 0 &&
+	    call(sys, NULL, "main", DEPOSIT, 100, 1000, "ok", &bal) == 0;
 
 	/* Three clients at once.  Carol asks for more than there can be. */
-	client clients[] = {
-		{ "alice", 30, 10, "ok" },
-		{ "bob", 20, 5, "ok" },
-		{ "carol", 1, 500, "insufficient_funds" },
-	};
-	tr_spawn_opts co = { .flags = TR_SPAWN_WAIT };
-	tr_pid pids[3];
-	int started = 0;
-	while (started < 3 &&
-	    tr_spawn_process(sys, &pids[started], client_main,
-	        &clients[started], &co) == 0)
-		started++;
-	ok = ok && started == 3;
-	/* Each client's exit reason says whether its checks held. */
-	for (int i = 0; i < started; i++)
-		ok = ended_normally(sys, pids[i], clients[i].name) && ok;
-
-	/* A call that times out. */
-	tr_pid dave;
-	ok = tr_spawn_process(sys, &dave, impatient_main, NULL, &co) == 0 &&
-	    ended_normally(sys, dave, "dave") && ok;
+	client clients[] = { { "alice", 30, 10, "ok" }, { "bob", 20, 5, "ok" },
+		{ "carol", 1, 500, "insufficient_funds" } };
+	tr_spawn_opts wait = { .flags = TR_SPAWN_WAIT };
+	tr_pid pids[4];
+	for (int i = 0; i < 4; i++)
+		ok = tr_spawn_process(sys, &pids[i],
+		         i < 3 ? client_main : impatient_main, &clients[i % 3],
+		         &wait) == 0 &&
+		    ok;
+	for (int i = 0; i < 4; i++) {
+		tr_exit_info info;
+		ok = tr_wait(sys, pids[i], 10000, &info) == 0 &&
+		    info.kind == TR_REASON_NORMAL && ok;
+	}
 
 	/* 100 + 30 - 10 + 20 - 5 + 1 = 136, whatever the order. */
-	rv = main_call(sys, bank_pid, BALANCE, 0, &r);
-	ok = ok && rv == 0 && r.balance == 136;
+	ok = call(sys, NULL, "main", BALANCE, 0, 1000, "ok", &bal) == 0 &&
+	    bal == 136 && ok;
 
-	/* A bad request crashes the server; the caller learns why. */
-	rv = main_call(sys, bank_pid, WITHDRAW, -5, &r);
-	ok = ok && rv == TR_EDOWN && r.down.kind == TR_REASON_ERROR;
-	/* Calling a server that is gone: TR_EDOWN, reason noproc. */
-	rv = main_call(sys, bank_pid, BALANCE, 0, &r);
-	ok = ok && rv == TR_EDOWN && r.down.kind == TR_REASON_NOPROC;
-	/* Its name went with it. */
-	tr_pid none;
-	rv = tr_whereis(sys, "bank", &none);
-	printf("whereis bank -> %s\n", tr_err_name(rv));
-	ok = ok && rv == TR_ENOENT;
-
-	tr_exit_info info;
-	rv = tr_wait(sys, bank_pid, 10000, &info);
-	printf("bank exited: %s\n", rv == 0 ? info.text : tr_strerror(rv));
-	ok = ok && rv == 0 && info.kind == TR_REASON_ERROR;
+	/* A bad request stops the server; the caller learns why. */
+	tr_msg *r;
+	tr_exit_info why = { TR_REASON_NORMAL, "" };
+	rv = tr_system_server_call(sys, "bank", WITHDRAW, 1000, &r, "i", -5);
+	ok = rv == TR_EDOWN && tr_msg_reason(r, &why) == 0 && ok;
+	printf("main: withdraw -5 -> %s: %s\n", tr_err_name(rv), why.text);
+	tr_msg_free(r);
+	/* The server and its name are gone: noproc, at once. */
+	ok = call(sys, NULL, "main", BALANCE, 0, 1000, "ok", &bal) ==
+	        TR_ENOPROC &&
+	    ok;
 
 	ok = tr_system_stop(sys) == 0 && ok;
 	printf("%s\n", ok ? "all checks passed" : "CHECKS FAILED");

@@ -870,5 +870,6 @@ TR_API int tr_reply_to(tr_ctx *cx, tr_pid to, uint64_t ref, uint32_t tag,
 /* Supervisors build on everything above: included last, so that
  * <troupe/troupe.h> alone gives the whole API. */
 #include <troupe/supervisor.h>
+#include <troupe/server.h> /* servers (gen_server) */
 
 #endif /* TROUPE_TROUPE_H */
